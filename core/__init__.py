@@ -1,0 +1,1 @@
+"""certops core: the domain model, its rules and the services every entry point calls."""

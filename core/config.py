@@ -1,0 +1,59 @@
+"""Settings from environment variables (CERTOPS_*), then an optional certops.toml, then defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("CERTOPS_CONFIG", "certops.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTOPS_", extra="ignore")
+
+    data_dir: Path = Path("certops-data")
+    provider: Literal["sandbox", "alibaba"] = "sandbox"
+    timezone: str = "Asia/Shanghai"
+    holidays: str = Field(default="CN", description="ISO 3166 country code of the public-holiday calendar")
+    support_route: str = "DingTalk group 32435999"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from exc
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)")
+        return code
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
