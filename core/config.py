@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CERTOPS_", extra="ignore")
 
     data_dir: Path = Path("certops-data")
-    provider: Literal["sandbox", "alibaba"] = "sandbox"
+    provider: Literal["sandbox"] = "sandbox"
     timezone: str = "Asia/Shanghai"
     holidays: str = Field(default="CN", description="ISO 3166 country code of the public-holiday calendar")
     support_route: str = "DingTalk group 32435999"
@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     def _known_country(cls, value: str) -> str:
         code = value.upper()
         if code not in holidays.list_supported_countries():
-            raise ValueError(f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)")
+            raise ValueError(
+                f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)"
+            )
         return code
 
     @classmethod

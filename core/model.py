@@ -112,7 +112,9 @@ class Instance(BaseModel):
         if (self.status is InstanceStatus.COMBINED) != (self.merged_into is not None):
             raise ValueError("status 'combined' and merged_into go together: set both or neither")
         if self.exact_quota + self.wildcard_quota == 0:
-            raise ValueError("an instance needs a domain quota: exact_quota + wildcard_quota must be at least 1")
+            raise ValueError(
+                "an instance needs a domain quota: exact_quota + wildcard_quota must be at least 1"
+            )
         return self
 
 
@@ -272,7 +274,9 @@ class Application(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    """One line of the hash-chained audit log."""
+    """One line of the hash-chained audit log. Frozen: its fields are what the hash covers."""
+
+    model_config = ConfigDict(frozen=True)
 
     seq: int
     at: datetime

@@ -15,8 +15,8 @@ from core.model import (
     ApplicationRequest,
     AuditEvent,
     CertType,
-    CombinePlan,
     Combination,
+    CombinePlan,
     DomainName,
     Instance,
     InstanceStatus,
@@ -100,7 +100,9 @@ class UnitOfWork(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]) -> AuditEvent:
+    def append(
+        self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]
+    ) -> AuditEvent:
         """Append one entry to the hash chain and flush it to disk before returning. Not idempotent:
         each call is one more entry. Raises CertopsError when the log cannot be written."""
 
