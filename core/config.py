@@ -44,9 +44,7 @@ class Settings(BaseSettings):
     def _known_country(cls, value: str) -> str:
         code = value.upper()
         if code not in holidays.list_supported_countries():
-            raise ValueError(
-                f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)"
-            )
+            raise ValueError(f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)")
         return code
 
     @classmethod

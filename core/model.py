@@ -112,9 +112,7 @@ class Instance(BaseModel):
         if (self.status is InstanceStatus.COMBINED) != (self.merged_into is not None):
             raise ValueError("status 'combined' and merged_into go together: set both or neither")
         if self.exact_quota + self.wildcard_quota == 0:
-            raise ValueError(
-                "an instance needs a domain quota: exact_quota + wildcard_quota must be at least 1"
-            )
+            raise ValueError("an instance needs a domain quota: exact_quota + wildcard_quota must be at least 1")
         return self
 
 

@@ -100,9 +100,7 @@ class UnitOfWork(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(
-        self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]
-    ) -> AuditEvent:
+    def append(self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]) -> AuditEvent:
         """Append one entry to the hash chain and flush it to disk before returning. Not idempotent:
         each call is one more entry. Raises CertopsError when the log cannot be written."""
 

@@ -46,9 +46,7 @@ class JsonlAuditLog:
         fsync_dir(self.data_dir)
         return True
 
-    def append(
-        self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]
-    ) -> AuditEvent:
+    def append(self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]) -> AuditEvent:
         require_actor(actor)
         self._require_dir()
         lock = self._acquire_lock()
@@ -145,9 +143,7 @@ class JsonlAuditLog:
         """Entries up to the first line that is not one; that line's (index, reason) goes to `unreadable`."""
         for index, line in enumerate(self._lines()):
             if not line.endswith(b"\n"):
-                reason = (
-                    f"{self.path} line {index + 1} is incomplete (no line end: a crash during an append?)"
-                )
+                reason = f"{self.path} line {index + 1} is incomplete (no line end: a crash during an append?)"
                 unreadable.append((index, reason))
                 return
             try:

@@ -48,7 +48,8 @@ from core.model import (
 )
 from core.ports import Clock
 from core.rules.combine import combination_reasons
-from core.rules.domains import csr_reasons, max_lifetime_days
+from core.rules.csr import csr_reasons
+from core.rules.domains import max_lifetime_days
 
 ROOT_NAME = "certops Sandbox Root CA"
 ISSUING_NAME = "certops Sandbox Issuing CA 1"
@@ -312,9 +313,7 @@ class SandboxCA:
         root_key = ec.generate_private_key(ec.SECP384R1())
         root = _ca_certificate(ROOT_NAME, root_key, root_key, None, now, ROOT_LIFETIME, path_length=None)
         issuing_key = ec.generate_private_key(ec.SECP384R1())
-        issuing = _ca_certificate(
-            ISSUING_NAME, issuing_key, root_key, root, now, ISSUING_LIFETIME, path_length=0
-        )
+        issuing = _ca_certificate(ISSUING_NAME, issuing_key, root_key, root, now, ISSUING_LIFETIME, path_length=0)
         atomic_write_bytes(self.directory / _ROOT_KEY, private_key_bytes(root_key), mode=0o600)
         atomic_write_bytes(self.directory / _ISSUING_KEY, private_key_bytes(issuing_key), mode=0o600)
         atomic_write_bytes(self.directory / _ROOT_CERT, _pem(root).encode("ascii"))
@@ -368,16 +367,17 @@ class SandboxCA:
         with FileLock(self._lock_path):
             previous = self._state_path.read_bytes()
             state = self._parse_state(read_json(self._state_path))
-            before = state.model_dump_json()
             yield state
-            if state.model_dump_json() != before:
-                self._write_state(state, previous)
+            self._write_state(state, previous)
 
     def _write_state(self, state: _State, previous: bytes | None) -> None:
+        content = state.model_dump_json(indent=2).encode("utf-8")
+        if content == previous:
+            return
         if previous is not None:
             # read_json's corruption message points users at this copy.
             atomic_write_bytes(self.directory / f"{_STATE}.bak", previous, mode=0o600)
-        atomic_write_bytes(self._state_path, state.model_dump_json(indent=2).encode("utf-8"), mode=0o600)
+        atomic_write_bytes(self._state_path, content, mode=0o600)
 
 
 # -- combining -----------------------------------------------------------------------------------------------
@@ -475,9 +475,7 @@ def _find_check(record: _SandboxApplication, domain: str) -> DomainCheck:
         if wanted in (check.domain.casefold(), name.unicode.casefold()):
             return check
     valid = ", ".join(check.domain for check in record.domain_checks)
-    raise ProviderError(
-        f"{domain} is not bound to the application on instance {record.instance_id}; it binds {valid}"
-    )
+    raise ProviderError(f"{domain} is not bound to the application on instance {record.instance_id}; it binds {valid}")
 
 
 def _stage_of(record: _SandboxApplication) -> Stage:

@@ -31,9 +31,7 @@ def _is_combined_source(instance: Instance) -> bool:
 def _is_globalsign_ev_wildcard(instance: Instance) -> bool:
     """Provider note under C2: GlobalSign EV instances whose domains are wildcards cannot be combined."""
     return (
-        instance.cert_type is CertType.EV
-        and instance.wildcard_quota > 0
-        and instance.brand.casefold() == "globalsign"
+        instance.cert_type is CertType.EV and instance.wildcard_quota > 0 and instance.brand.casefold() == "globalsign"
     )
 
 
@@ -117,9 +115,7 @@ def combination_reasons(current: Instance, others: Sequence[Instance]) -> list[R
             )
             reasons.append(Reason(rule="C8", subject=other.id, message=message))
         elif other.id in seen:
-            message = (
-                f"Instance {other.id} is listed more than once; list each instance to combine only once."
-            )
+            message = f"Instance {other.id} is listed more than once; list each instance to combine only once."
             reasons.append(Reason(rule="C8", subject=other.id, message=message))
         else:
             seen.add(other.id)

@@ -1,6 +1,6 @@
 """Applying for a certificate: rules A1–A10 of docs/domain.md (domain names, quota, application form, CSR).
 
-Pure functions. Parsing a CSR with `cryptography` is computation only and belongs here.
+Pure functions. Uploaded CSRs are checked in `core.rules.csr`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import idna
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from core.model import (
     Application,
@@ -24,7 +20,6 @@ from core.model import (
     DomainName,
     Instance,
     InstanceStatus,
-    KeyAlgorithm,
     Reason,
     ValidationMethod,
 )
@@ -40,12 +35,6 @@ _PHONE = re.compile(r"\+?[0-9 ()-]+")
 _MIN_PHONE_DIGITS = 6
 _MAX_PHONE_DIGITS = 20
 
-_RSA_SIZES: dict[KeyAlgorithm, int] = {
-    KeyAlgorithm.RSA_2048: 2048,
-    KeyAlgorithm.RSA_3072: 3072,
-    KeyAlgorithm.RSA_4096: 4096,
-}
-
 # A10: (first issuance day of the period, maximum lifetime in days), newest first.
 _LIFETIME_STEPS: tuple[tuple[date, int], ...] = (
     (date(2029, 3, 15), 47),
@@ -55,7 +44,7 @@ _LIFETIME_STEPS: tuple[tuple[date, int], ...] = (
 _LIFETIME_BEFORE_2026 = 398
 
 
-def _reason(rule: str, subject: str, message: str) -> Reason:
+def reason(rule: str, subject: str, message: str) -> Reason:
     return Reason(rule=rule, subject=subject, message=message)
 
 
@@ -125,7 +114,7 @@ def _ip(text: str) -> DomainName | None:
 
 
 def _invalid(rule: str, shown: str, why: str) -> Reason:
-    return _reason(rule, shown, f"'{shown}' is not a valid domain name: {why}; correct it or remove it.")
+    return reason(rule, shown, f"'{shown}' is not a valid domain name: {why}; correct it or remove it.")
 
 
 def parse_domain(raw: str) -> DomainName | Reason:
@@ -135,7 +124,7 @@ def parse_domain(raw: str) -> DomainName | Reason:
         text = text[:-1]
     if not text:
         message = "An empty domain name was entered; enter a name such as example.com or remove the entry."
-        return _reason("A5", text, message)
+        return reason("A5", text, message)
     ip = _ip(text)
     if ip is not None:
         return ip
@@ -232,7 +221,7 @@ def _over_quota_reasons(instance: Instance, use: QuotaUse) -> list[Reason]:
                 f"Instance {instance.id} allows {quota} {kind} domain(s) but {quota - left} are entered, "
                 f"{-left} too many; remove {-left} {kind} domain(s) or combine more instances into it."
             )
-            reasons.append(_reason("A1", instance.id, message))
+            reasons.append(reason("A1", instance.id, message))
     return reasons
 
 
@@ -244,7 +233,7 @@ def domain_reasons(instance: Instance, raw_domains: Sequence[str]) -> tuple[list
     entries = [raw for raw in raw_domains if raw.strip()]
     if not entries:
         message = f"No domain was given for instance {instance.id}; enter at least one domain to bind."
-        return [], [_reason("A1", instance.id, message)]
+        return [], [reason("A1", instance.id, message)]
     names: list[DomainName] = []
     reasons: list[Reason] = []
     seen: set[str] = set()
@@ -262,7 +251,7 @@ def domain_reasons(instance: Instance, raw_domains: Sequence[str]) -> tuple[list
                 f"The domain {parsed} is listed more than once (names compare case-insensitively and "
                 "punycode equals its Unicode form); remove the duplicate."
             )
-            reasons.append(_reason("A5", parsed.ascii, message))
+            reasons.append(reason("A5", parsed.ascii, message))
     if instance.cert_type is CertType.EV:
         reasons.extend(_ev_reasons(instance, names))
     if len(names) > MAX_NAMES:
@@ -270,7 +259,7 @@ def domain_reasons(instance: Instance, raw_domains: Sequence[str]) -> tuple[list
             f"{len(names)} domains were entered for instance {instance.id} but a certificate carries at most "
             f"{MAX_NAMES} names; remove {len(names) - MAX_NAMES} of them."
         )
-        reasons.append(_reason("A9", instance.id, message))
+        reasons.append(reason("A9", instance.id, message))
     reasons.extend(_over_quota_reasons(instance, quota_use(instance, names)))
     return names, reasons
 
@@ -284,7 +273,7 @@ def _ev_reasons(instance: Instance, names: Sequence[DomainName]) -> list[Reason]
                 f"{name} cannot be on instance {instance.id}: EV certificates never contain {kind}; "
                 "remove it or apply for it on an OV instance."
             )
-            reasons.append(_reason("A4", name.ascii, message))
+            reasons.append(reason("A4", name.ascii, message))
     return reasons
 
 
@@ -301,22 +290,22 @@ def _state_reasons(instance: Instance, open_application: Application | None) -> 
             f"Instance {iid} was combined{into} and can never be applied for; "
             f"apply on the combined instance{into} instead."
         )
-        return [_reason("C8", iid, message)]
+        return [reason("C8", iid, message)]
     if status is InstanceStatus.NOT_ACTIVATED:
         message = f"Instance {iid} is not activated yet; run `certops instances activate {iid}` first."
-        return [_reason("STATE", iid, message)]
+        return [reason("STATE", iid, message)]
     if status is InstanceStatus.REVIEWING or (open_application is not None and open_application.in_progress):
         message = (
             f"Instance {iid} already has an application in progress with the CA; "
             "wait for it to be issued or rejected before applying again."
         )
-        return [_reason("A8", iid, message)]
+        return [reason("A8", iid, message)]
     if status not in (InstanceStatus.PENDING_APPLICATION, InstanceStatus.VALIDATION_FAILED):
         message = (
             f"Instance {iid} is {status} and can no longer be applied for; "
             "use an instance that is pending application or whose validation failed."
         )
-        return [_reason("STATE", iid, message)]
+        return [reason("STATE", iid, message)]
     return []
 
 
@@ -338,7 +327,7 @@ def email_is_valid(email: str) -> bool:
 
 def _blank(instance_id: str, what: str) -> Reason:
     message = f"The application for instance {instance_id} needs the {what}; fill it in."
-    return _reason("A7", instance_id, message)
+    return reason("A7", instance_id, message)
 
 
 def _bad_phone(instance_id: str, what: str, phone: str) -> Reason:
@@ -346,7 +335,7 @@ def _bad_phone(instance_id: str, what: str, phone: str) -> Reason:
         f"The {what} '{phone}' for instance {instance_id} is not a valid phone number; "
         "enter 6 to 20 digits, optionally with a leading +, spaces, hyphens or parentheses."
     )
-    return _reason("A7", instance_id, message)
+    return reason("A7", instance_id, message)
 
 
 def _form_reasons(instance: Instance, request: ApplicationRequest) -> list[Reason]:
@@ -375,7 +364,7 @@ def _form_reasons(instance: Instance, request: ApplicationRequest) -> list[Reaso
             f"The contact email '{contact.email}' for instance {iid} is not a valid address; "
             "the CA emails this person, so enter an address such as name@example.com."
         )
-        reasons.append(_reason("A7", iid, message))
+        reasons.append(reason("A7", iid, message))
     if not contact.phone.strip():
         reasons.append(_blank(iid, "contact mobile number"))
     elif not phone_is_valid(contact.phone):
@@ -387,7 +376,7 @@ def _http_wildcard_reasons(request: ApplicationRequest, names: Sequence[DomainNa
     if request.validation_method is not ValidationMethod.HTTP:
         return []
     return [
-        _reason(
+        reason(
             "A7",
             name.ascii,
             f"The wildcard {name} cannot be validated with an HTTP file; "
@@ -413,124 +402,20 @@ def application_reasons(
             f"The application for instance {instance.id} asks for {request.validity_years} years; "
             "the validity period must be 1 year, so set it to 1."
         )
-        reasons.append(_reason("A2", instance.id, message))
+        reasons.append(reason("A2", instance.id, message))
     names, name_reasons = domain_reasons(instance, request.domains)
     reasons.extend(name_reasons)
     reasons.extend(_form_reasons(instance, request))
     reasons.extend(_http_wildcard_reasons(request, names))
     if request.csr_pem is not None:
+        from core.rules.csr import csr_reasons  # cryptography is loaded only when a CSR is uploaded
+
         reasons.extend(csr_reasons(request.csr_pem, names, request.key_algorithm, subject=instance.id))
     return names, reasons
 
 
 # ----------------------------------------------------------------------------------------------------
 # Uploaded CSR (A7)
-
-
-def _key_problem(public_key: object, key_algorithm: KeyAlgorithm) -> str | None:
-    """What is wrong with the CSR's key, as a sentence tail saying what to do, or None."""
-    if isinstance(public_key, rsa.RSAPublicKey):
-        size = public_key.key_size
-        if size < 2048:
-            return f"has an RSA {size}-bit key, which is too weak; generate a key of at least 2048 bits"
-        if _RSA_SIZES.get(key_algorithm) != size:
-            return (
-                f"has an RSA {size}-bit key but the key algorithm chosen is {key_algorithm}; "
-                "choose the algorithm that matches the key"
-            )
-        return None
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        curve = public_key.curve.name
-        if curve != "secp256r1":
-            return f"has an EC key on curve {curve} and only P-256 is accepted; generate a P-256 key"
-        if key_algorithm is not KeyAlgorithm.ECC_256:
-            return f"has an ECC P-256 key but the key algorithm chosen is {key_algorithm}; choose ECC_256"
-        return None
-    return (
-        f"has a {type(public_key).__name__} key and only RSA (2048 bits or more) and ECC P-256 keys are "
-        "accepted; generate one of those"
-    )
-
-
-def _normalise_csr_name(name: str) -> str:
-    text = name.strip().lower()
-    try:
-        return ipaddress.ip_address(text).compressed
-    except ValueError:
-        return text
-
-
-def _csr_names(csr: x509.CertificateSigningRequest) -> set[str]:
-    names: set[str] = set()
-    for attribute in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = attribute.value
-        names.add(_normalise_csr_name(value if isinstance(value, str) else value.decode("utf-8", "replace")))
-    try:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return names
-    names.update(_normalise_csr_name(dns) for dns in san.get_values_for_type(x509.DNSName))
-    names.update(address.compressed for address in san.get_values_for_type(x509.IPAddress))
-    return names
-
-
-def csr_reasons(
-    csr_pem: str, domains: Sequence[DomainName], key_algorithm: KeyAlgorithm, *, subject: str = "CSR"
-) -> list[Reason]:
-    """A7: an uploaded CSR must parse, carry a valid signature and an accepted key of `key_algorithm`,
-    and name exactly the bound domains (CN and SANs against the ASCII forms).
-
-    `subject` is whose CSR it is (application_reasons passes the instance id); it is the subject of
-    reasons about the CSR as a whole, while a missing or extra name is the subject of its own reason.
-    """
-    ref = f"the uploaded CSR for {subject}"
-    lead = f"The uploaded CSR for {subject}"
-    try:
-        csr = x509.load_pem_x509_csr(csr_pem.encode("utf-8"))
-    except ValueError as exc:
-        message = (
-            f"{lead} cannot be read ({exc}); upload a PEM certificate signing request "
-            "that starts with -----BEGIN CERTIFICATE REQUEST-----."
-        )
-        return [_reason("A7", subject, message)]
-    reasons: list[Reason] = []
-    try:
-        signature_ok = csr.is_signature_valid
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
-        signature_ok = False
-    if not signature_ok:
-        message = f"{lead} has an invalid signature; create it again with its private key."
-        reasons.append(_reason("A7", subject, message))
-    try:
-        key_problem = _key_problem(csr.public_key(), key_algorithm)
-    except (UnsupportedAlgorithm, ValueError):
-        key_problem = "has a key of an unsupported type; generate an RSA (2048 bits or more) or ECC P-256 key"
-    if key_problem:
-        reasons.append(_reason("A7", subject, f"{lead} {key_problem}, then upload a matching CSR."))
-    try:
-        in_csr = _csr_names(csr)
-    except (ValueError, UnicodeError) as exc:
-        message = f"{lead} has names that cannot be read ({exc}); create it again."
-        reasons.append(_reason("A7", subject, message))
-        return reasons
-    bound = {domain.ascii for domain in domains}
-    for missing in sorted(bound - in_csr):
-        message = (
-            f"The domain {missing} is bound but missing from {ref}; "
-            "add it to the CSR or remove it from the domains."
-        )
-        reasons.append(_reason("A7", missing, message))
-    for extra in sorted(in_csr - bound):
-        message = (
-            f"{lead} names {extra}, which is not among the bound domains; "
-            "bind it too or create a CSR without it."
-        )
-        reasons.append(_reason("A7", extra, message))
-    return reasons
-
-
-# ----------------------------------------------------------------------------------------------------
-# Lifetime (A10)
 
 
 def max_lifetime_days(issued_on: date) -> int:

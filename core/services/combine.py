@@ -73,15 +73,11 @@ def combine(
     return CombineOutcome(plan=plan, combination=combination, instance=result)
 
 
-def _load_members(
-    uow: UnitOfWork, instance_id: str, with_ids: Sequence[str]
-) -> tuple[Instance, list[Instance]]:
+def _load_members(uow: UnitOfWork, instance_id: str, with_ids: Sequence[str]) -> tuple[Instance, list[Instance]]:
     current = get_instance(uow, instance_id)
     missing = [i for i in with_ids if uow.instances.get(i) is None]
     if missing:
-        raise NotFound(
-            f"no instance {', '.join(missing)}: `certops candidates {instance_id}` lists what fits"
-        )
+        raise NotFound(f"no instance {', '.join(missing)}: `certops candidates {instance_id}` lists what fits")
     return current, [get_instance(uow, i) for i in with_ids]
 
 
@@ -94,9 +90,7 @@ def _replayed(uow: UnitOfWork, done: Combination) -> CombineOutcome:
         quota=done.quota,
         name=done.result_name,
     )
-    return CombineOutcome(
-        plan=plan, combination=done, instance=uow.instances.get(done.result_id), replayed=True
-    )
+    return CombineOutcome(plan=plan, combination=done, instance=uow.instances.get(done.result_id), replayed=True)
 
 
 def _record(
@@ -141,9 +135,7 @@ def _record(
     )
     for source in sources:
         uow.instances.put(
-            source.model_copy(
-                update={"status": InstanceStatus.COMBINED, "merged_into": result.id, "refundable": False}
-            )
+            source.model_copy(update={"status": InstanceStatus.COMBINED, "merged_into": result.id, "refundable": False})
         )
     uow.instances.put(result)
     uow.combinations.add(combination)

@@ -24,7 +24,5 @@ def require_actor(actor: str) -> str:
     """Irreversible and auditable actions name the real person (a Slack user id, or the CLI's --actor)."""
     cleaned = actor.strip()
     if not cleaned:
-        raise InvalidInput(
-            "an actor is required: say who does this (a Slack user id or a name, with --actor)"
-        )
+        raise InvalidInput("an actor is required: say who does this (a Slack user id or a name, with --actor)")
     return cleaned

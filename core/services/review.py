@@ -101,9 +101,7 @@ def export_bundle(ports: Ports, instance_id: str) -> list[ExportFile]:
         get_instance(uow, instance_id)
         application = uow.applications.latest_for_instance(instance_id)
     if application is None:
-        raise NotFound(
-            f"instance {instance_id} has no application yet: apply with `certops apply {instance_id}`"
-        )
+        raise NotFound(f"instance {instance_id} has no application yet: apply with `certops apply {instance_id}`")
     certificate = application.certificate
     if certificate is None:
         raise CertopsError(

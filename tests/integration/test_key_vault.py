@@ -14,7 +14,8 @@ from cryptography.x509.oid import NameOID
 
 from core.adapters.key_vault import FileKeyVault
 from core.model import DomainName, KeyAlgorithm
-from core.rules.domains import csr_reasons, parse_domain
+from core.rules.csr import csr_reasons
+from core.rules.domains import parse_domain
 
 
 def names(*raw: str) -> list[DomainName]:

@@ -32,11 +32,11 @@ from core.model import (
     Stage,
     ValidationMethod,
 )
+from core.rules.csr import csr_reasons
 from core.rules.domains import (
     MAX_NAMES,
     QuotaUse,
     application_reasons,
-    csr_reasons,
     domain_reasons,
     email_is_valid,
     max_lifetime_days,
