@@ -437,3 +437,7 @@ def main() -> None:
         sys.exit(run())
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
