@@ -271,6 +271,21 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import logging
+
+    from bot.app import serve
+    from bot.settings import load_slack_settings
+
+    slack = load_slack_settings()
+    if args.port is not None:
+        slack = slack.model_copy(update={"port": args.port})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(settings, slack, ports_for(settings)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
@@ -397,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _combine_parser(sub)
     _apply_parser(sub)
     _review_parsers(sub)
+    srv = sub.add_parser("serve", help="run the Slack bot (HTTP, /slack/events) on $PORT")
+    srv.add_argument("--port", type=int, help="listen port (default: $PORT or 3000)")
+    srv.set_defaults(handler=cmd_serve)
     demo = sub.add_parser("demo", help="walk the whole combine → apply → review → issue flow on sample data")
     demo.add_argument("--dir", default="certops-demo", help="the demo's own data directory (default: ./certops-demo)")
     demo.set_defaults(handler=cmd_demo)

@@ -5,19 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.model import Application, CheckStatus, Instance, Reason, Stage
+from bot.wording import STAGE_TEXT, quota_text
+from core.model import Application, CheckStatus, Instance, Reason
 from core.rules.combine import Candidates
 from core.rules.domains import quota_use, remaining_message
 from core.services.combine import CombineOutcome
 from core.services.review import REVIEW_WINDOW_BUSINESS_DAYS, StatusView
-
-STAGE_TEXT = {
-    Stage.DOMAIN_VERIFICATION: "Domain verification: place the records below so the CA can check each domain",
-    Stage.ORGANISATION_VERIFICATION: "Organisation verification: the CA emails and phones the contact",
-    Stage.CA_REVIEW: "CA review",
-    Stage.ISSUED: "Issued",
-    Stage.REJECTED: "Rejected",
-}
 
 
 def instance_json(instance: Instance) -> dict[str, Any]:
@@ -88,7 +81,7 @@ def candidates_json(found: Candidates) -> dict[str, Any]:
 
 
 def _quota(instance: Instance) -> str:
-    return f"{instance.exact_quota} exact + {instance.wildcard_quota} wildcard"
+    return quota_text(instance.quota)
 
 
 def plan_text(outcome: CombineOutcome) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -29,6 +30,20 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     holidays: str = Field(default="CN", description="ISO 3166 country code of the public-holiday calendar")
     support_route: str = "DingTalk group 32435999"
+    channel: str | None = Field(default=None, description="chat channel id where applications are posted")
+    combiners: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Slack user ids and user-group ids allowed to combine (irreversible)"
+    )
+    applicants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Slack user ids and user-group ids allowed to apply"
+    )
+
+    @field_validator("combiners", "applicants", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("timezone")
     @classmethod

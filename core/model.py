@@ -243,6 +243,13 @@ class StageChange(BaseModel):
     at: datetime
 
 
+class ChatThread(BaseModel):
+    """Where an application's conversation lives in chat (the channel and the parent message)."""
+
+    channel: str
+    ts: str
+
+
 class Application(BaseModel):
     """certops's record of one application attempt (attempts are never rewritten into one another)."""
 
@@ -265,6 +272,8 @@ class Application(BaseModel):
     rejection_reason: str | None = None
     certificate: IssuedCertificate | None = None
     synced_at: datetime | None = None
+    request_key: str | None = None  # the submission that created it: a repeat returns this application
+    thread: ChatThread | None = None
 
     @property
     def in_progress(self) -> bool:

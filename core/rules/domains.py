@@ -309,6 +309,11 @@ def _state_reasons(instance: Instance, open_application: Application | None) -> 
     return []
 
 
+def can_apply(instance: Instance) -> bool:
+    """Whether the instance's state allows an application now (the console's "Apply for Certificate")."""
+    return not _state_reasons(instance, None)
+
+
 def phone_is_valid(phone: str) -> bool:
     """6–20 digits; an optional leading '+', spaces, hyphens and parentheses are allowed."""
     text = phone.strip()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.errors import RuleViolation
+from core.errors import NotFound, RuleViolation
 from core.model import (
     Application,
     ApplicationRequest,
+    ChatThread,
     DomainName,
     Instance,
     InstanceStatus,
@@ -28,10 +29,15 @@ def validate_application(ports: Ports, request: ApplicationRequest) -> list[Doma
         return _checked_names(uow, instance, request)
 
 
-def apply(ports: Ports, request: ApplicationRequest, actor: str) -> Application:
+def apply(ports: Ports, request: ApplicationRequest, actor: str, *, request_key: str | None = None) -> Application:
+    """Submit an application once. With a request key (a chat dialog's submission), repeating the same
+    submission returns the application it created instead of refusing it under A8."""
     actor = require_actor(actor)
     with ports.unit_of_work() as uow:
         instance = get_instance(uow, request.instance_id)
+        latest = uow.applications.latest_for_instance(instance.id)
+        if request_key is not None and latest is not None and latest.request_key == request_key:
+            return latest
         names = _checked_names(uow, instance, request)
         application_id = _next_application_id(uow, instance.id)
         csr_pem, generated = _csr_for(ports, request, application_id, names)
@@ -55,6 +61,7 @@ def apply(ports: Ports, request: ApplicationRequest, actor: str) -> Application:
             domain_checks=submitted.domain_checks,
             org_checks=submitted.org_checks,
             synced_at=now,
+            request_key=request_key,
         )
         ports.audit.append(
             at=now,
@@ -73,6 +80,19 @@ def apply(ports: Ports, request: ApplicationRequest, actor: str) -> Application:
         uow.instances.put(instance.model_copy(update={"status": InstanceStatus.REVIEWING}))
         uow.commit()
     return application
+
+
+def record_thread(ports: Ports, application_id: str, thread: ChatThread) -> Application:
+    """Remember where the application's chat conversation lives (the first post wins)."""
+    with ports.unit_of_work() as uow:
+        application = uow.applications.get(application_id)
+        if application is None:
+            raise NotFound(f"no application {application_id}")
+        if application.thread is None:
+            application = application.model_copy(update={"thread": thread})
+            uow.applications.put(application)
+            uow.commit()
+        return application
 
 
 def _checked_names(uow: UnitOfWork, instance: Instance, request: ApplicationRequest) -> list[DomainName]:
