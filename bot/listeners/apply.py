@@ -21,7 +21,7 @@ from bot.blocks.apply import (
 )
 from bot.blocks.instances import ACTION_APPLY_OPEN
 from bot.context import BotContext
-from bot.listeners.replies import load_if_allowed
+from bot.listeners.replies import load_if_allowed, open_view
 from core.errors import CertopsError, RuleViolation
 from core.model import Application, ChatThread, Instance
 from core.rules.access import Permission
@@ -45,7 +45,7 @@ async def open_dialog(
     if instance is None:
         return
     metadata = json.dumps({"i": instance_id, "c": channel_id})
-    await ctx.client.views_open(trigger_id=trigger_id, view=apply_modal(instance, private_metadata=metadata))
+    await open_view(ctx, respond, trigger_id, apply_modal(instance, private_metadata=metadata))
 
 
 def _errors(error: CertopsError | ValidationError) -> dict[str, str]:

@@ -24,7 +24,7 @@ from bot.blocks.combine import (
 )
 from bot.blocks.instances import ACTION_COMBINE_OPEN
 from bot.context import BotContext
-from bot.listeners.replies import load_if_allowed
+from bot.listeners.replies import load_if_allowed, open_view
 from core.errors import CertopsError, RuleViolation
 from core.model import WAIVER_TEXT, Instance
 from core.rules.access import Permission
@@ -54,8 +54,7 @@ async def open_dialog(
     )
     if found is None:
         return
-    view = combine_modal(found, private_metadata=_metadata(instance_id, channel_id))
-    await ctx.client.views_open(trigger_id=trigger_id, view=view)
+    await open_view(ctx, respond, trigger_id, combine_modal(found, private_metadata=_metadata(instance_id, channel_id)))
 
 
 async def refresh_quota(ctx: BotContext, body: dict[str, Any]) -> None:

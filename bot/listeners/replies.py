@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from bot.blocks.common import error_message, reasons_blocks
 from bot.context import BotContext
@@ -14,6 +17,7 @@ from core.model import Reason
 from core.rules.access import Permission
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 async def reply(respond: AsyncRespond, text: str, blocks: list[Any] | None = None) -> None:
@@ -53,3 +57,16 @@ async def load_if_allowed(
     except CertopsError as error:
         await explain(respond, error)
         return None
+
+
+async def open_view(ctx: BotContext, respond: AsyncRespond, trigger_id: str, view: View) -> None:
+    """Open a dialog; if Slack refuses (a trigger id used or older than 3 s), tell the user to try again."""
+    try:
+        await ctx.client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:
+        log.warning("views.open failed: %s", error.response.get("error"))
+        await reply(
+            respond,
+            "The dialog could not be opened (Slack answered "
+            f"`{error.response.get('error')}`); run the command or click the button again.",
+        )

@@ -285,6 +285,22 @@ async def test_status_button_answers_with_the_stage(chat: Chat) -> None:
     assert "cas-ov-1006" in json.dumps(await chat.answer(url))
 
 
+async def test_rate_limited_posts_are_retried_after_retry_after(chat: Chat) -> None:
+    chat.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    view = await _combine_dialog(chat)
+    await chat.sender.submit(view, _picks(view, ["cas-ov-1002"]), user=ALICE)
+    posts = await chat.slack.wait_for("chat.postMessage", count=2, timeout=10)
+    assert [p.status for p in posts] == [429, 200]
+
+
+async def test_an_expired_trigger_id_gets_a_retry_hint(chat: Chat) -> None:
+    url = chat.slack.response_url()
+    trigger = chat.slack.issue_trigger_id()
+    chat.slack.trigger_ttl = 0.0
+    await chat.sender.command("combine cas-ov-1001", user=ALICE, channel=CHANNEL, trigger_id=trigger, response_url=url)
+    assert "could not be opened" in (await chat.answer(url))["text"]
+
+
 # ---- events ------------------------------------------------------------------------------------------------
 
 
