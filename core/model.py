@@ -250,6 +250,38 @@ class ChatThread(BaseModel):
     ts: str
 
 
+class DeployCheck(BaseModel):
+    """One TLS handshake with a host that should serve the issued certificate (V6)."""
+
+    domain: str
+    host: str
+    port: int
+    checked_at: datetime
+    served_serial: str | None = None
+    serves_issued: bool = False  # the host presented the issued certificate (same serial)
+    names_match: bool = False  # the served certificate's SANs cover the domain
+    chain_valid: bool = False  # the presented chain verifies to the issuing root
+    error: str | None = None  # why the handshake or a check failed, for a person to act on
+
+    @property
+    def ok(self) -> bool:
+        return self.serves_issued and self.names_match and self.chain_valid
+
+
+class Deployment(BaseModel):
+    """A bound domain's installation: marked by a person, and/or checked over TLS."""
+
+    domain: str
+    installed_by: str | None = None
+    installed_at: datetime | None = None
+    last_check: DeployCheck | None = None
+
+
+class Acknowledgement(BaseModel):
+    by: str
+    at: datetime
+
+
 class Application(BaseModel):
     """certops's record of one application attempt (attempts are never rewritten into one another)."""
 
@@ -274,6 +306,9 @@ class Application(BaseModel):
     synced_at: datetime | None = None
     request_key: str | None = None  # the submission that created it: a repeat returns this application
     thread: ChatThread | None = None
+    escalation_level: int = 0  # the highest escalation level that fired (V5)
+    acknowledged: Acknowledgement | None = None  # who stopped further escalation, and when
+    deployments: list[Deployment] = Field(default_factory=list)
 
     @property
     def in_progress(self) -> bool:

@@ -147,3 +147,10 @@ class CertificateProvider(Protocol):
 
     def application(self, instance_id: str) -> ProviderApplication | None:
         """The latest application on the instance as the CA sees it. Raises ProviderUnavailable."""
+
+
+class TlsProber(Protocol):
+    def probe(self, host: str, port: int, server_name: str, trust_pem: str) -> tuple[bytes | None, bool, str | None]:
+        """Handshake with host:port using SNI `server_name`. Returns (the served leaf certificate as DER, or
+        None if no handshake happened; whether the presented chain verified against `trust_pem`; the error a
+        person should read, or None). Never raises for network or TLS failures; they come back as the error."""
