@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from core.adapters.audit_log import JsonlAuditLog
 from core.adapters.clock import SystemClock
 from core.adapters.key_vault import FileKeyVault
@@ -10,11 +12,28 @@ from core.adapters.tinydb_store import TinyDBUnitOfWork
 from core.calendar import BusinessCalendar
 from core.config import Settings
 from core.ports import Clock, UnitOfWork
+from core.rules.review import ReviewPolicy, parse_escalations
 from core.services.context import Ports
 
 
 def sandbox_ca(settings: Settings, clock: Clock) -> SandboxCA:
     return SandboxCA(settings.data_dir / "sandbox-ca", clock)
+
+
+def calendar(settings: Settings) -> BusinessCalendar:
+    start, _, end = settings.working_hours.partition("-")
+    return BusinessCalendar(
+        settings.timezone,
+        settings.holidays,
+        workday_start=time.fromisoformat(start),
+        workday_end=time.fromisoformat(end),
+    )
+
+
+def review_policy(settings: Settings) -> ReviewPolicy:
+    return ReviewPolicy(
+        escalations=parse_escalations(settings.escalation, settings.channel), support_route=settings.support_route
+    )
 
 
 def build_ports(settings: Settings, clock: Clock | None = None) -> Ports:
@@ -29,5 +48,5 @@ def build_ports(settings: Settings, clock: Clock | None = None) -> Ports:
         audit=JsonlAuditLog(settings.data_dir),
         clock=clock,
         keys=FileKeyVault(settings.data_dir / "keys"),
-        calendar=BusinessCalendar(settings.timezone, settings.holidays),
+        calendar=calendar(settings),
     )

@@ -38,7 +38,17 @@ class Settings(BaseSettings):
         default_factory=list, description="Slack user ids and user-group ids allowed to apply"
     )
 
-    @field_validator("combiners", "applicants", mode="before")
+    escalation: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["3:channel", "7:channel"],
+        description="escalation levels as BUSINESS_DAYS:TARGET; `channel` means CERTOPS_CHANNEL",
+    )
+    deploy_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="DOMAIN=HOST:PORT pairs the worker checks over TLS (V6)"
+    )
+    deploy_check_hours: float = Field(default=24.0, gt=0)
+    working_hours: str = Field(default="09:00-18:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+
+    @field_validator("combiners", "applicants", "escalation", "deploy_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -61,6 +71,27 @@ class Settings(BaseSettings):
         if code not in holidays.list_supported_countries():
             raise ValueError(f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)")
         return code
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalation_specs(cls, value: list[str]) -> list[str]:
+        from core.rules.review import parse_escalations
+
+        parse_escalations(value, default_target="check")
+        return value
+
+    @field_validator("deploy_hosts")
+    @classmethod
+    def _deploy_pairs(cls, value: list[str]) -> list[str]:
+        from core.errors import InvalidInput
+        from core.rules.deploy import parse_targets
+
+        if value:
+            try:
+                parse_targets(value)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from exc
+        return value
 
     @classmethod
     def settings_customise_sources(

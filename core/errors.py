@@ -50,3 +50,7 @@ class ProviderUnavailable(ProviderError):
 
 class OperationNotSupported(ProviderError):
     """The provider has no way to do this through its API (CAS has no combine call)."""
+
+
+class NotifierError(CertopsError):
+    """A notice could not be delivered now; it stays queued and is retried."""

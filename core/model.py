@@ -328,3 +328,25 @@ class AuditEvent(BaseModel):
     details: dict[str, object] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+
+
+class Notice(BaseModel):
+    """A message to deliver about an application: a stage change, a nudge, an escalation, a reminder.
+
+    The key is the dedupe key (one notice per key, ever), so repeated ticks, restarts and two workers
+    never notify twice; the text never carries volatile values such as request ids or "now".
+    """
+
+    key: str
+    application_id: str
+    code: str  # the reason code: STAGE, V3, V4, V5, V6, A10
+    message: str
+    due_at: datetime  # not before this instant (nudges wait for working hours)
+    created_at: datetime
+    level: int | None = None  # escalation level (V5)
+    audience: str | None = None  # who else must hear it: a channel, user-group or user id
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_until: datetime | None = None  # a worker is sending it; others leave it alone until then
+    withdrawn_at: datetime | None = None  # it stopped applying before it went out (e.g. issued before the nudge)

@@ -15,12 +15,14 @@ from core.model import (
     ApplicationRequest,
     AuditEvent,
     CertType,
+    ChatThread,
     Combination,
     CombinePlan,
     DomainName,
     Instance,
     InstanceStatus,
     KeyAlgorithm,
+    Notice,
     ProviderApplication,
 )
 
@@ -69,6 +71,21 @@ class ApplicationRepository(Protocol):
         """Insert or replace by id. Idempotent."""
 
 
+class NoticeRepository(Protocol):
+    def get(self, key: str) -> Notice | None: ...
+
+    def add(self, notice: Notice) -> bool:
+        """Store a new notice; False (and no change) if one with the same key exists. Idempotent."""
+
+    def put(self, notice: Notice) -> None:
+        """Replace a stored notice by key."""
+
+    def unsent(self) -> list[Notice]:
+        """Notices not delivered yet, oldest due first."""
+
+    def for_application(self, application_id: str) -> list[Notice]: ...
+
+
 class UnitOfWork(Protocol):
     """One consistent view of the store. Entering takes the cross-process write lock (unless read-only)
     and reads the data fresh; `commit` writes everything atomically; leaving without commit discards.
@@ -80,6 +97,7 @@ class UnitOfWork(Protocol):
     instances: InstanceRepository
     combinations: CombinationRepository
     applications: ApplicationRepository
+    notices: NoticeRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -154,3 +172,12 @@ class TlsProber(Protocol):
         """Handshake with host:port using SNI `server_name`. Returns (the served leaf certificate as DER, or
         None if no handshake happened; whether the presented chain verified against `trust_pem`; the error a
         person should read, or None). Never raises for network or TLS failures; they come back as the error."""
+
+
+class Notifier(Protocol):
+    """Delivers notices to people (the team chat)."""
+
+    def send(self, notice: Notice, application: Application, instance: Instance) -> ChatThread | None:
+        """Post the notice in the application's thread (creating the thread when it has none yet, and then
+        returning it), and to the notice's audience. Raises NotifierError when it could not be delivered;
+        the caller retries later. Not idempotent: the caller's dedupe keys make it once-only."""

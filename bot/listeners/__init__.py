@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.context import BotContext
-from bot.listeners import apply, combine, commands, events, instances
+from bot.listeners import apply, combine, commands, events, instances, review
 
 
 def register_all(app: AsyncApp, ctx: BotContext) -> None:
@@ -14,3 +14,4 @@ def register_all(app: AsyncApp, ctx: BotContext) -> None:
     instances.register(app, ctx)
     combine.register(app, ctx)
     apply.register(app, ctx)
+    review.register(app, ctx)

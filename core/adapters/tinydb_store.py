@@ -32,13 +32,13 @@ from tinydb.table import Document, Table
 
 from core.adapters.files import atomic_write_bytes, read_json
 from core.errors import CertopsError, NotInitialised, StoreCorrupted
-from core.model import Application, CertType, Combination, Instance, InstanceStatus, Stage
-from core.ports import ApplicationRepository, CombinationRepository, InstanceRepository
+from core.model import Application, CertType, Combination, Instance, InstanceStatus, Notice, Stage
+from core.ports import ApplicationRepository, CombinationRepository, InstanceRepository, NoticeRepository
 
 STORE_FILE = "certops.json"
 LOCK_FILE = f"{STORE_FILE}.lock"
 BACKUP_FILE = f"{STORE_FILE}.bak"
-TABLES = ("instances", "combinations", "applications", "keys")
+TABLES = ("instances", "combinations", "applications", "keys", "notices")
 STORE_MODE = 0o600  # applications hold contact names and phone numbers
 
 Data = dict[str, dict[str, Any]]
@@ -337,6 +337,33 @@ class TinyDBApplicationRepository:
 # ---- the unit of work -------------------------------------------------------------------------------------
 
 
+class TinyDBNoticeRepository:
+    def __init__(self, table: _Table) -> None:
+        self._table = table
+
+    def get(self, key: str) -> Notice | None:
+        doc = self._table.doc(key)
+        return None if doc is None else self._table.load(Notice, doc)
+
+    def add(self, notice: Notice) -> bool:
+        if self._table.doc(notice.key) is not None:
+            return False
+        self.put(notice)
+        return True
+
+    def put(self, notice: Notice) -> None:
+        self._table.replace(notice.key, notice.model_dump(mode="json"))
+
+    def unsent(self) -> list[Notice]:
+        unsent = (where("sent_at") == None) & (where("withdrawn_at") == None)  # noqa: E711
+        pending = self._table.load_all(Notice, self._table.search(unsent))
+        return sorted(pending, key=lambda n: n.due_at)  # stable: notices due together keep their queue order
+
+    def for_application(self, application_id: str) -> list[Notice]:
+        found = self._table.search(where("application_id") == application_id)
+        return sorted(self._table.load_all(Notice, found), key=lambda n: (n.created_at, n.key))
+
+
 class TinyDBUnitOfWork:
     """`core.ports.UnitOfWork` over the JSON store in `data_dir`.
 
@@ -347,6 +374,7 @@ class TinyDBUnitOfWork:
     instances: InstanceRepository
     combinations: CombinationRepository
     applications: ApplicationRepository
+    notices: NoticeRepository
 
     def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 30.0) -> None:
         self.data_dir = Path(data_dir)
@@ -405,6 +433,7 @@ class TinyDBUnitOfWork:
         self.instances = TinyDBInstanceRepository(_Table(session, "instances", source))
         self.combinations = TinyDBCombinationRepository(_Table(session, "combinations", source))
         self.applications = TinyDBApplicationRepository(_Table(session, "applications", source))
+        self.notices = TinyDBNoticeRepository(_Table(session, "notices", source))
         self._keys = _Table(session, "keys", source)
 
     def _release(self) -> None:
