@@ -2,7 +2,8 @@
 
 It answers like Slack (HTTP 200 with `ok: false` for API errors, 429 + Retry-After for rate limits), enforces the
 Block Kit limits in `validation`, single-use expiring trigger ids, view hashes and the view stack, and 5-use
-response_urls. Everything is in memory and meant for one event loop.
+response_urls, and file uploads the files_upload_v2 way (files.getUploadURLExternal, a POST to the upload URL,
+files.completeUploadExternal). Everything is in memory and meant for one event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import copy
 import ipaddress
 import itertools
 import json
+import mimetypes
 import re
 import secrets
 import time
@@ -59,6 +61,22 @@ class RecordedCall:
     status: int
     response: JsonDict
     at: float
+
+
+@dataclass
+class UploadedFile:
+    """A file uploaded through files.getUploadURLExternal and the upload URL; shared once completed."""
+
+    id: str
+    filename: str
+    length: int  # as declared to files.getUploadURLExternal
+    alt_txt: str | None = None
+    content: bytes | None = None  # what was POSTed to the upload URL
+    title: str | None = None
+    channels: list[str] = field(default_factory=list)
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+    completed: bool = False
 
 
 @dataclass
@@ -140,6 +158,8 @@ class SlackStandIn:
         self._hash_numbers = itertools.count(1)
         self._usergroups: dict[str, list[str]] = {}
         self._hooks: dict[str, _Hook] = {}
+        self._uploads: dict[str, UploadedFile] = {}
+        self._file_numbers = itertools.count(1)
         self._methods: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -151,6 +171,8 @@ class SlackStandIn:
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
 
     # ---- lifecycle -----------------------------------------------------------------------------------------------
@@ -164,6 +186,7 @@ class SlackStandIn:
         app.router.add_route("GET", "/api/{method}", self._handle_api)
         app.router.add_route("POST", "/api/{method}", self._handle_api)
         app.router.add_post("/hooks/{hook_id}", self._handle_hook)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         # "localhost" may bind ::1 and 127.0.0.1 on two different free ports; one address keeps api_url unambiguous.
         host = "127.0.0.1" if host == "localhost" else host
         runner = web.AppRunner(app, access_log=None)
@@ -279,6 +302,10 @@ class SlackStandIn:
         replies = [m for m in self._messages.get(channel, []) if m.get("thread_ts") == ts and m["ts"] != ts]
         return copy.deepcopy(replies)
 
+    def uploads(self) -> list[UploadedFile]:
+        """Every file upload started, in order; `completed` once files.completeUploadExternal shared it."""
+        return copy.deepcopy(list(self._uploads.values()))
+
     def ephemeral_messages(self, channel: str) -> list[JsonDict]:
         return copy.deepcopy(self._ephemeral.get(channel, []))
 
@@ -329,6 +356,21 @@ class SlackStandIn:
         self._record("response_url", payload or {}, answer)
         # Slack answers response_url posts with a bare word, not JSON.
         text = "ok" if answer.body["ok"] else str(answer.body["error"])
+        return web.Response(text=text, status=answer.status)
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal hands out: the raw file bytes are POSTed to it."""
+        data = await request.read()
+        await self._wait_latency()
+        upload = self._uploads.get(request.match_info["file_id"])
+        if upload is None or upload.completed:
+            answer = _error("file_not_found", status=404)
+        else:
+            upload.content = data
+            answer = _ok(file_id=upload.id, size=len(data))
+        self._record("file_upload", {"file_id": request.match_info["file_id"], "size": len(data)}, answer)
+        # Slack's upload endpoint answers with a short text, not JSON.
+        text = f"OK - {len(data)}" if answer.body["ok"] else str(answer.body["error"])
         return web.Response(text=text, status=answer.status)
 
     async def _wait_latency(self) -> None:
@@ -460,6 +502,61 @@ class SlackStandIn:
         micros = max(int(time.time() * 1_000_000), self._last_ts_micros + 100)
         self._last_ts_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    # ---- files ---------------------------------------------------------------------------------------------------
+
+    def _files_get_upload_url(self, params: JsonDict) -> _Answer:
+        filename = params.get("filename")
+        length = _positive_int(params.get("length"))
+        if not isinstance(filename, str) or not filename.strip() or length is None:
+            return _error("invalid_arguments", ["`filename` and a positive integer `length` are required"])
+        file_id = f"F{next(self._file_numbers):010d}"
+        alt_txt = params.get("alt_txt")
+        self._uploads[file_id] = UploadedFile(
+            id=file_id, filename=filename, length=length, alt_txt=alt_txt if isinstance(alt_txt, str) else None
+        )
+        return _ok(upload_url=f"{self.base_url}/upload/v1/{file_id}", file_id=file_id)
+
+    def _files_complete_upload(self, params: JsonDict) -> _Answer:
+        items = _json_array(params.get("files"))
+        if not items or not all(isinstance(item, dict) for item in items):
+            return _error("invalid_arguments", ["`files` must be a JSON array of {id, title} objects"])
+        uploads = [self._uploads.get(str(item.get("id"))) for item in items]
+        if any(u is None or u.content is None or u.completed for u in uploads):
+            return _error("file_not_found")
+        channels = _channel_list(params)
+        if any(not _CHANNEL_ID.match(channel) for channel in channels):
+            return _error("channel_not_found")
+        comment = params.get("initial_comment") if isinstance(params.get("initial_comment"), str) else None
+        thread_ts = str(params["thread_ts"]) if params.get("thread_ts") else None
+        shared = []
+        for upload, item in zip(uploads, items, strict=True):
+            assert upload is not None  # checked above
+            upload.title = str(item.get("title") or upload.filename)
+            upload.channels = channels
+            upload.initial_comment = comment
+            upload.thread_ts = thread_ts
+            upload.completed = True
+            shared.append(self._file_object(upload))
+        for channel in channels:
+            message = self._new_message({"text": comment or "", "thread_ts": thread_ts})
+            message.update(files=copy.deepcopy(shared), upload=True)
+            self._post(channel, message)
+        return _ok(files=shared)
+
+    def _file_object(self, upload: UploadedFile) -> JsonDict:
+        mimetype = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
+        return {
+            "id": upload.id,
+            "name": upload.filename,
+            "title": upload.title,
+            "mimetype": mimetype,
+            "filetype": upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else "binary",
+            "size": len(upload.content or b""),
+            "user": BOT_USER_ID,
+            "channels": list(upload.channels),
+            "url_private": f"{self.base_url}/files/{upload.id}/{upload.filename}",
+        }
 
     # ---- views ---------------------------------------------------------------------------------------------------
 
@@ -699,6 +796,32 @@ def _fresh_block_id(taken: set[Any]) -> str:
         candidate = secrets.token_urlsafe(3)
         if candidate not in taken:
             return candidate
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _json_array(value: Any) -> list[Any] | None:
+    """files.completeUploadExternal's `files`: a JSON array, sent as a string in a form body."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    return value if isinstance(value, list) else None
+
+
+def _channel_list(params: JsonDict) -> list[str]:
+    channel_id = params.get("channel_id")
+    if isinstance(channel_id, str) and channel_id:
+        return [channel_id]
+    channels = params.get("channels")
+    return [c.strip() for c in channels.split(",") if c.strip()] if isinstance(channels, str) else []
 
 
 def _outcome(call: RecordedCall) -> str:

@@ -156,7 +156,7 @@ def escalations(application: Application, instance: Instance, now: datetime, cal
         if now < threshold:
             break
         message = (
-            f"Escalation level {level.level}: {application.id} is still not issued after {elapsed} business days "
+            f"Level {level.level}: {application.id} is still not issued after {elapsed} business days "
             f"(the CA usually takes 3–7). Open: " + "; ".join(open_checks(application)) + ". "
             "Acknowledge to stop further escalation."
         )
@@ -179,7 +179,7 @@ def deployment_checklist(application: Application, instance: Instance, now: date
     if application.stage is not Stage.ISSUED or application.certificate is None:
         return []
     message = (
-        f"Deployment checklist: install the certificate on the server of each of the {len(application.domains)} "
+        f"Install the certificate on the server of each of the {len(application.domains)} "
         "bound domain(s) and mark it installed; `certops verify-deploy` checks a host over TLS."
     )
     return [Finding(f"{application.id}:V6", "V6", message, application.stage_history[-1].at)]

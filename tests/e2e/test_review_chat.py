@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.settings import SlackSettings
 from bot.wiring import build_ports, sandbox_ca
-from bot.worker import run_tick
+from bot.worker import run_deploy_checks, run_tick
 from core.adapters.clock import FixedClock
 from core.config import Settings
 from core.model import ApplicationRequest, CompanyProfile, Contact, KeyAlgorithm
 from core.services.apply import apply
+from core.services.review import export_bundle
 from core.services.tracking import TickResult
 from tests.e2e.chat import ALICE, CHANNEL, SECRET, Chat, running_bot, stock
+from tests.tls_servers import TlsServer, self_signed
 
 SUBMITTED = datetime.fromisoformat("2026-12-07T10:00:00+08:00")  # a Monday in Shanghai
 
@@ -95,3 +97,28 @@ async def test_a_notice_that_could_not_be_posted_is_retried_not_dropped(chat: Ch
     assert later.sent == [key for key, _ in first.failed]
     texts = [str(c.params.get("text", "")) for c in chat.slack.calls_to("chat.postMessage") if c.status == 200]
     assert sum(t.startswith("Did you miss") for t in texts) == 1
+
+
+async def test_scheduled_deploy_checks_post_only_when_a_host_changes(chat: Chat, tmp_path: Path) -> None:
+    _apply(chat)
+    sandbox_ca(_settings(chat), FixedClock(datetime.now(UTC))).verify("cas-ov-1002")
+    await _tick(chat, datetime.now(UTC))
+    files = tmp_path / "tls"
+    files.mkdir()
+    for item in export_bundle(chat.ports, "cas-ov-1002"):
+        (files / item.name).write_bytes(item.content)
+    other_cert, other_key = self_signed(tmp_path / "other", ["shop.example.com"])
+    slack = SlackSettings(bot_token="xoxb-stand-in", signing_secret=SECRET, api_url=chat.slack.api_url)
+
+    async def check(port: int) -> list[str]:
+        settings = _settings(chat).model_copy(update={"deploy_hosts": [f"shop.example.com=127.0.0.1:{port}"]})
+        result = await asyncio.to_thread(run_deploy_checks, settings, slack)
+        return result.sent
+
+    with TlsServer(files / "fullchain.pem", files / "privkey.pem") as good, TlsServer(other_cert, other_key) as bad:
+        first, again = await check(good.port), await check(good.port)
+        broken, still_broken = await check(bad.port), await check(bad.port)
+    assert [len(first), len(again), len(broken), len(still_broken)] == [1, 0, 1, 0]
+    texts = [str(c.params["text"]) for c in chat.slack.calls_to("chat.postMessage")]
+    posts = [text for text in texts if text.startswith("Deployment check:")]
+    assert "serves the issued certificate" in posts[0] and "not the issued" in posts[1]

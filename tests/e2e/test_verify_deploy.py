@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 
 from tests.e2e.conftest import CONTACT, SAMPLE, Cli, domains_args
-from tests.integration.test_tls_probe import TlsServer, closed_port
+from tests.tls_servers import TlsServer, closed_port
 
 INSTANCE = "cas-ov-1002"  # five exact names, pending application in the sample inventory
 DOMAINS = ["shop.example.com", "api.example.com", "static.example.com"]
