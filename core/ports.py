@@ -116,6 +116,9 @@ class UnitOfWork(Protocol):
     def remember(self, key: str, at: datetime) -> None:
         """Record an idempotency key; written with the next commit."""
 
+    def forget(self, prefix: str, before: datetime) -> int:
+        """Drop idempotency keys starting with `prefix` recorded before `before`; returns how many."""
+
 
 class AuditLog(Protocol):
     def append(self, *, at: datetime, actor: str, action: str, subject: str, details: dict[str, object]) -> AuditEvent:

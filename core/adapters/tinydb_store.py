@@ -427,6 +427,16 @@ class TinyDBUnitOfWork:
         if not self.seen(key):
             self._keys.replace(key, {"at": at.isoformat()})
 
+    def forget(self, prefix: str, before: datetime) -> int:
+        stale = [
+            doc.doc_id
+            for doc in self._keys.all()
+            if str(doc.doc_id).startswith(prefix) and datetime.fromisoformat(doc["at"]) < before
+        ]
+        if stale:
+            self._keys.remove(doc_ids=stale)
+        return len(stale)
+
     def _open(self, session: _SessionStorage) -> None:
         self._session = session
         source = self._file.path

@@ -31,8 +31,12 @@ class TickResult:
     withdrawn: list[str] = field(default_factory=list)
 
 
+EVENT_KEYS_KEPT = timedelta(days=1)  # Slack redelivers an event within minutes; a day is ample
+
+
 def tick(ports: Ports, notifier: Notifier, policy: ReviewPolicy, *, poll: bool = True) -> TickResult:
     result = TickResult()
+    forget_old_event_keys(ports)
     if poll:
         try:
             result.synced = sync(ports)
@@ -41,6 +45,14 @@ def tick(ports: Ports, notifier: Notifier, policy: ReviewPolicy, *, poll: bool =
     result.queued = queue_findings(ports, policy)
     deliver(ports, notifier, result)
     return result
+
+
+def forget_old_event_keys(ports: Ports) -> int:
+    with ports.unit_of_work() as uow:
+        dropped = uow.forget("event:", ports.clock.now() - EVENT_KEYS_KEPT)
+        if dropped:
+            uow.commit()
+    return dropped
 
 
 def _followed(application: Application, now: datetime) -> bool:

@@ -514,3 +514,16 @@ def test_killing_writers_at_random_instants_never_breaks_the_store(data_dir: Pat
     put_instances(data_dir, instance("after"))
     assert _assert_consistent(data_dir, preloaded + 1) == committed
     assert list(data_dir.glob(".*.tmp")) == []
+
+
+def test_old_idempotency_keys_can_be_forgotten_by_prefix(data_dir: Path) -> None:
+    with TinyDBUnitOfWork(data_dir) as uow:
+        uow.remember("event:Ev1", T0)
+        uow.remember("event:Ev2", T0 + timedelta(days=2))
+        uow.remember("posted:combine:x", T0)
+        uow.commit()
+    with TinyDBUnitOfWork(data_dir) as uow:
+        assert uow.forget("event:", T0 + timedelta(days=1)) == 1
+        uow.commit()
+    with TinyDBUnitOfWork(data_dir, read_only=True) as uow:
+        assert [uow.seen(k) for k in ("event:Ev1", "event:Ev2", "posted:combine:x")] == [False, True, True]
