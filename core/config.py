@@ -68,8 +68,12 @@ class Settings(BaseSettings):
     @classmethod
     def _known_country(cls, value: str) -> str:
         code = value.upper()
-        if code not in holidays.list_supported_countries():
-            raise ValueError(f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)")
+        try:
+            holidays.country_holidays(code)  # loads only this country's calendar (listing all of them is slow)
+        except NotImplementedError:
+            raise ValueError(
+                f"no public-holiday calendar for country {value!r} (use an ISO code such as CN, DE, US)"
+            ) from None
         return code
 
     @field_validator("escalation")
