@@ -175,9 +175,9 @@ def main() -> None:
     rows.append(("combine 2 instances, 10,000-instance store (service, audit + commit)", med, worst, "< 500"))
     med, worst = bench_apply(ten_k, args.repeats)
     rows.append(("apply ECC_256, 10,000-instance store (service, key + CSR + submit)", med, worst, "-"))
-    from bench import bot_ack
+    from bench import bot_ack, reports
 
-    report = render(rows, args.repeats) + render_ack(bot_ack.rows())
+    report = render(rows, args.repeats) + render_ack(bot_ack.rows()) + reports.render(reports.rows())
     print(report)
     if args.write:
         (ROOT / "BENCHMARKS.md").write_text(report)

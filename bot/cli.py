@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot import render
 from bot.cli_deploy import add_parser as add_deploy_parser
+from bot.cli_report import add_parser as add_report_parser
 from core.adapters.files import atomic_write_bytes
 from core.config import Settings
 from core.errors import CertopsError, InvalidInput, RuleViolation
@@ -474,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_parser(sub)
     _review_parsers(sub)
     add_deploy_parser(sub)
+    add_report_parser(sub)
     tck = sub.add_parser("tick", help="one review pass: poll the provider, queue and deliver notices")
     tck.add_argument("--now", help="pretend it is this ISO-8601 time (for cron replays and tests)")
     tck.add_argument("--no-poll", action="store_true", help="do not poll the provider this time")

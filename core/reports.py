@@ -865,14 +865,22 @@ def _merge_audit_lines(s: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _waiting_text(waiting: Mapping[str, Any]) -> str:
+    if not waiting["count"]:
+        return "none pending application"
+    if not waiting["known"]:
+        return f"{waiting['count']} pending application (waiting time unknown: no service start recorded)"
+    unknown = f", {waiting['unknown']} without a service start" if waiting["unknown"] else ""
+    return (
+        f"{waiting['count']} pending application (longest waiting {waiting['max_business_days']} business "
+        f"day(s){unknown})"
+    )
+
+
 def _backlog_lines(s: Mapping[str, Any]) -> list[str]:
-    waiting, review, chances = s["waiting"], s["in_review"], s["opportunities"]
-    longest = waiting["max_business_days"]
-    waited = f"longest {longest} business day(s)" if longest is not None else "no known start"
-    activity = s["activity"]
+    review, chances, activity = s["in_review"], s["opportunities"], s["activity"]
     return [
-        f"Backlog as of {_as_of_text(s)}: {s['instances']} instance(s); {waiting['count']} pending application "
-        f"({waited}, {waiting['unknown']} without a service start).",
+        f"Backlog as of {_as_of_text(s)}: {s['instances']} instance(s); {_waiting_text(s['waiting'])}.",
         f"In review: {review['count']} ({review['overdue']} past the review window); stalled {s['stalled']} "
         f"(rejected {s['rejected']}); escalated {s['escalated']} ({s['escalated_unacknowledged']} not acknowledged).",
         f"Could be combined today: {chances['instances']} instance(s) in {chances['groups']} group(s), "

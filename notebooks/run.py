@@ -352,8 +352,8 @@ def execute(
     failure: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
-            str(source),
-            str(executed),
+            _literal(source),
+            _literal(executed),
             parameters=parameters,
             kernel_name=KERNEL,
             progress_bar=False,
@@ -369,6 +369,11 @@ def execute(
         except Exception as exc:
             failure = failure or {"ename": type(exc).__name__, "evalue": f"HTML export: {exc}", "cell": None}
     return failure
+
+
+def _literal(path: Path) -> str:
+    """papermill str.format()s its paths with the parameters; keep braces in a path literal."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def export_html(executed: Path, html_path: Path, title: str) -> None:
@@ -469,8 +474,16 @@ class Charts:
         self.saved: list[dict[str, str]] = []
 
     def bar(
-        self, key: str, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], *, ylabel: str = ""
+        self,
+        key: str,
+        title: str,
+        labels: Sequence[str],
+        series: Mapping[str, Sequence[float]],
+        *,
+        ylabel: str = "",
+        colors: Sequence[str] | None = None,
     ) -> Path:
+        """Bars (stacked when there are several series), saved, shown and listed; returns the PNG's path."""
         from IPython.display import Image, display
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
@@ -479,8 +492,8 @@ class Charts:
         axes = figure.add_subplot()
         positions = list(range(len(labels)))
         bottom = [0.0] * len(labels)
-        for name, values in series.items():
-            axes.bar(positions, values, bottom=bottom, label=name)
+        for n, (name, values) in enumerate(series.items()):
+            axes.bar(positions, values, bottom=bottom, label=name, color=colors[n] if colors else None)
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         step = max(1, len(labels) // 20)  # at most ~20 tick labels
         crowded = step > 1 or sum(len(label) for label in labels) > 80
@@ -492,7 +505,7 @@ class Charts:
         axes.set_title(title)
         axes.set_ylabel(ylabel)
         if len(series) > 1:
-            axes.legend(frameon=False)
+            axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         path = self.out_dir / f"{self.report}-{key}.png"
         figure.savefig(path, format="png")
         self.saved.append({"file": path.name, "title": title})
