@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import Gatekeeper, GroupDirectory
 from bot.context import BotContext
 from bot.listeners import register_all
+from bot.notifier import sync_web_client
 from bot.offload import Offloader
 from bot.settings import SlackSettings
 from core.config import Settings
@@ -37,6 +38,7 @@ def build_app(settings: Settings, slack: SlackSettings, ports: Ports) -> tuple[A
         ports=ports,
         settings=settings,
         client=client,
+        sync_client=sync_web_client(slack),
         gatekeeper=Gatekeeper(AccessPolicy.of(settings.combiners, settings.applicants), GroupDirectory(client)),
         offload=Offloader(),
     )

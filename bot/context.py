@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,6 +22,7 @@ class BotContext:
     ports: Ports
     settings: Settings
     client: AsyncWebClient
+    sync_client: WebClient  # for work that runs on worker threads (report uploads)
     gatekeeper: Gatekeeper
     offload: Offloader
     _post_locks: dict[str, asyncio.Lock] = field(default_factory=dict)

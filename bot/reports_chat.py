@@ -7,12 +7,15 @@ carry the message and the HTML is the detail to download (docs/notebooks.md, sec
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 
+from core.config import Settings
+from core.errors import CertopsError
 from core.reports import summary_lines
-from notebooks.run import TITLES, ReportFailed, ReportResult
+from notebooks.run import TITLES, ReportFailed, ReportName, ReportResult, run_report
 
 MAX_FILES = 10  # files one files.completeUploadExternal call shares
 
@@ -54,3 +57,17 @@ def post_report_failure(client: WebClient, channel: str, error: ReportFailed) ->
         )
     else:
         client.chat_postMessage(channel=channel, text=text)
+
+
+def run_and_post(settings: Settings, client: WebClient, name: ReportName, channel: str, now: datetime) -> None:
+    """Run a report (in its own process, with the time limit) and post it; a failure is posted instead."""
+    out_dir = settings.data_dir / "reports" / name / now.strftime("%Y%m%dT%H%M%S")
+    try:
+        result = run_report(name, data_dir=settings.data_dir, out_dir=out_dir, as_of=now)
+    except ReportFailed as error:
+        post_report_failure(client, channel, error)
+        return
+    except CertopsError as error:
+        client.chat_postMessage(channel=channel, text=f"The {name} report could not run: {error}")
+        return
+    post_report(client, channel, result)

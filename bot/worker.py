@@ -11,8 +11,10 @@ import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
+from typing import cast
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.notifier import SlackNotifier, sync_web_client
@@ -22,6 +24,7 @@ from core.config import Settings
 from core.model import Application, ChatThread, Instance, Notice
 from core.ports import Clock, Notifier
 from core.services.tracking import TickResult, tick
+from notebooks.run import ReportName
 
 log = logging.getLogger(__name__)
 MAX_POLL_BACKOFF = timedelta(minutes=30)
@@ -55,6 +58,25 @@ def run_deploy_checks(settings: Settings, slack: SlackSettings | None, clock: Cl
         result.queued = check_deployments(ports, SocketTlsProber(), hosts)
     deliver(ports, notifier_for(settings, slack), result)
     return result
+
+
+def scheduled_report(settings: Settings, slack: SlackSettings, name: ReportName, clock: Clock | None = None) -> bool:
+    """Run and post a scheduled report once per firing, however many workers fire it; False if another did."""
+    from bot.reports_chat import run_and_post
+
+    ports = build_ports(settings, clock)
+    now = ports.clock.now()
+    if not settings.channel:
+        log.warning("report %s is scheduled but CERTOPS_CHANNEL is not set: nowhere to post it", name)
+        return False
+    with ports.unit_of_work() as uow:
+        key = f"report:{name}:{now:%Y-%m-%dT%H:%M}"
+        if uow.seen(key):
+            return False
+        uow.remember(key, now)
+        uow.commit()
+    run_and_post(settings, sync_web_client(slack), name, settings.channel, now)
+    return True
 
 
 def run_tick(
@@ -103,6 +125,17 @@ def run_worker(settings: Settings, slack: SlackSettings, interval_seconds: float
     scheduler = BlockingScheduler(timezone=settings.timezone)
     scheduler.add_job(one_pass, IntervalTrigger(seconds=interval_seconds), id="tick", max_instances=1, coalesce=True)
     scheduler.add_job(one_pass, id="first-tick")
+    for entry in settings.report_schedules:
+        name, _, cron = entry.partition("=")
+        report = cast(ReportName, name.strip())
+        scheduler.add_job(
+            scheduled_report,
+            CronTrigger.from_crontab(cron.strip(), timezone=settings.timezone),
+            args=(settings, slack, report),
+            id=f"report-{report}",
+            max_instances=1,
+            coalesce=True,
+        )
     if settings.deploy_hosts:
         scheduler.add_job(
             lambda: run_deploy_checks(settings, slack),

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default_factory=list, description="DOMAIN=HOST:PORT pairs the worker checks over TLS (V6)"
     )
     deploy_check_hours: float = Field(default=24.0, gt=0)
+    report_schedules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="NAME=CRON entries separated by ';', e.g. 'backlog=0 9 * * mon-fri;merge-audit=0 8 1 * *'",
+    )
     working_hours: str = Field(default="09:00-18:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
 
     @field_validator("combiners", "applicants", "escalation", "deploy_hosts", mode="before")
@@ -82,6 +86,23 @@ class Settings(BaseSettings):
         from core.rules.review import parse_escalations
 
         parse_escalations(value, default_target="check")
+        return value
+
+    @field_validator("report_schedules", mode="before")
+    @classmethod
+    def _semicolon_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(";") if part.strip()]
+        return value
+
+    @field_validator("report_schedules")
+    @classmethod
+    def _known_reports_and_crons(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            name, _, cron = entry.partition("=")
+            if name.strip() not in ("backlog", "merge-audit") or len(cron.split()) != 5:
+                raise ValueError(f"report schedule {entry!r} is not NAME=CRON with NAME backlog or merge-audit "
+                                 "and a five-field cron expression, e.g. backlog=0 9 * * mon-fri")  # fmt: skip
         return value
 
     @field_validator("deploy_hosts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -61,6 +61,22 @@ async def _status(call: Invocation) -> None:
     await instances.show_status(call.ctx, call.respond, call.args[0])
 
 
+REPORTS = ("backlog", "merge-audit")
+
+
+async def _report(call: Invocation) -> None:
+    from bot.reports_chat import run_and_post
+    from notebooks.run import ReportName
+
+    if len(call.args) != 1 or call.args[0] not in REPORTS:
+        await reply(call.respond, f"Usage: `{COMMAND} report backlog` or `{COMMAND} report merge-audit`.")
+        return
+    name = cast(ReportName, call.args[0])
+    await reply(call.respond, f"Running the {name} report; it is posted in this channel when ready (a few seconds).")
+    ctx = call.ctx
+    await ctx.offload(run_and_post, ctx.settings, ctx.sync_client, name, call.channel_id, ctx.ports.clock.now())
+
+
 def _needs_id(action: Callable[[BotContext, str, str, str, str, AsyncRespond], Awaitable[None]], name: str) -> Handler:
     async def handler(call: Invocation) -> None:
         if len(call.args) != 1:
@@ -85,6 +101,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "apply ID", "apply for a certificate on an instance", Permission.APPLY, _needs_id(apply.open_dialog, "apply")
     ),
     "status": Subcommand("status ID", "an instance's application, stage and open checks", Permission.VIEW, _status),
+    "report": Subcommand(
+        "report backlog|merge-audit", "run a report and post its summary, charts and HTML here", Permission.VIEW,
+        _report,
+    ),
 }  # fmt: skip
 
 

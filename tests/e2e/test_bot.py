@@ -313,3 +313,22 @@ async def test_a_redelivered_event_is_handled_once(chat: Chat) -> None:
     await chat.slack.wait_for("chat.postMessage")
     await asyncio.sleep(0.3)
     assert len(chat.slack.calls_to("chat.postMessage")) == 1
+
+
+# ---- reports -----------------------------------------------------------------------------------------------
+
+
+async def test_report_command_posts_summary_charts_and_html(chat: Chat) -> None:
+    _, url = await chat.command("report backlog", user=BOB)
+    assert "Running the backlog report" in (await chat.answer(url))["text"]
+    await chat.slack.wait_for("files.completeUploadExternal", timeout=60)
+    uploads = [u for u in chat.slack.uploads() if u.completed]
+    names = [u.filename for u in uploads]
+    assert any(n.endswith(".png") for n in names) and any(n.endswith(".html") for n in names)
+    shared = chat.slack.calls_to("files.completeUploadExternal")[0]
+    assert shared.params["channel_id"] == CHANNEL and "Backlog" in str(shared.params.get("initial_comment"))
+
+
+async def test_report_command_with_an_unknown_report_says_which_exist(chat: Chat) -> None:
+    _, url = await chat.command("report sales")
+    assert "report backlog" in (await chat.answer(url))["text"]

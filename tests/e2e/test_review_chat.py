@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import SlackSettings
 from bot.wiring import build_ports, sandbox_ca
-from bot.worker import run_deploy_checks, run_tick
+from bot.worker import run_deploy_checks, run_tick, scheduled_report
 from core.adapters.clock import FixedClock
 from core.config import Settings
 from core.model import ApplicationRequest, CompanyProfile, Contact, KeyAlgorithm
@@ -122,3 +122,25 @@ async def test_scheduled_deploy_checks_post_only_when_a_host_changes(chat: Chat,
     texts = [str(c.params["text"]) for c in chat.slack.calls_to("chat.postMessage")]
     posts = [text for text in texts if text.startswith("Deployment check:")]
     assert "serves the issued certificate" in posts[0] and "not the issued" in posts[1]
+
+
+async def test_a_scheduled_report_is_posted_once_per_firing(chat: Chat) -> None:
+    slack = SlackSettings(bot_token="xoxb-stand-in", signing_secret=SECRET, api_url=chat.slack.api_url)
+    fired = FixedClock(datetime(2026, 12, 7, 1, 0, tzinfo=UTC))
+    runs = await asyncio.gather(
+        asyncio.to_thread(scheduled_report, _settings(chat), slack, "merge-audit", fired),
+        asyncio.to_thread(scheduled_report, _settings(chat), slack, "merge-audit", fired),
+    )
+    assert sorted(runs) == [False, True]  # two workers fired the same schedule: one of them posts
+    shared = chat.slack.calls_to("files.completeUploadExternal")
+    assert len(shared) == 1 and shared[0].params["channel_id"] == CHANNEL
+    assert (chat.data_dir / "reports" / "merge-audit" / "20261207T010000").is_dir()
+
+
+def test_report_schedules_are_checked_when_settings_load() -> None:
+    assert Settings(report_schedules="backlog=0 9 * * mon-fri;merge-audit=0 8 1 * *").report_schedules == [
+        "backlog=0 9 * * mon-fri",
+        "merge-audit=0 8 1 * *",
+    ]
+    with pytest.raises(ValueError, match="NAME=CRON"):
+        Settings(report_schedules="sales=0 9 * * *")
