@@ -18,19 +18,13 @@ from core.model import (
     CertType,
     CheckStatus,
     Combination,
-    CompanyProfile,
-    Contact,
-    DomainCheck,
-    DomainName,
     Instance,
     InstanceStatus,
-    KeyAlgorithm,
     OrgChecks,
     Quota,
     SourceSnapshot,
     Stage,
     StageChange,
-    ValidationMethod,
 )
 from core.reports import (
     BusinessDaysTo,
@@ -49,7 +43,7 @@ from core.reports import (
     resolve_as_of,
     summary_lines,
 )
-from tests.factories import make_instance
+from tests.factories import make_application, make_instance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAL = BusinessCalendar("Asia/Shanghai", "CN")
@@ -115,32 +109,8 @@ def application(
     history: list[StageChange] | None = None,
     **overrides: Any,
 ) -> Application:
-    fields: dict[str, Any] = {
-        "id": f"{instance_id}-a1",
-        "instance_id": instance_id,
-        "domains": [DomainName(ascii="shop.example.com", unicode="shop.example.com")],
-        "company": CompanyProfile(name="Example Ltd", phone="+86 571 0000", address="1 Road", registration_number="9"),
-        "contact": Contact(name="Alice Chen", email="alice@example.com", phone="+86 138 0000 0000"),
-        "validation_method": ValidationMethod.DNS,
-        "key_algorithm": KeyAlgorithm.ECC_256,
-        "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----",
-        "key_generated": True,
-        "actor": "U0ALICE",
-        "submitted_at": submitted_at,
-        "stage": stage,
-        "stage_history": history or [StageChange(stage=Stage.DOMAIN_VERIFICATION, at=submitted_at)],
-        "domain_checks": [
-            DomainCheck(
-                domain="shop.example.com",
-                method=ValidationMethod.DNS,
-                record_type="TXT",
-                location="_dnsauth.shop.example.com",
-                value="token",
-            )
-        ],
-    }
-    fields.update(overrides)
-    return Application.model_validate(fields)
+    fields: dict[str, Any] = {"stage": stage, **({"stage_history": history} if history else {}), **overrides}
+    return make_application(instance_id, submitted_at, **fields)
 
 
 # ---- periods and parameters --------------------------------------------------------------------------------------

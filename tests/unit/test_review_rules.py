@@ -13,19 +13,15 @@ from core.model import (
     Acknowledgement,
     Application,
     CheckStatus,
-    CompanyProfile,
     Contact,
-    DomainCheck,
-    DomainName,
     IssuedCertificate,
     KeyAlgorithm,
     OrgChecks,
     Stage,
     StageChange,
-    ValidationMethod,
 )
 from core.rules.review import EscalationLevel, ReviewPolicy, evaluate, parse_escalations
-from tests.factories import make_instance
+from tests.factories import make_application, make_instance
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAL = BusinessCalendar("Europe/Berlin", "DE")
@@ -41,32 +37,11 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def application(**overrides: Any) -> Application:
-    fields: dict[str, Any] = {
-        "id": "inst-1-a1",
-        "instance_id": "inst-1",
-        "domains": [DomainName(ascii="shop.example.com", unicode="shop.example.com")],
-        "company": CompanyProfile(name="Example", phone="+49 30 1", address="Berlin", registration_number="HRB 1"),
-        "contact": Contact(name="Alice", email="alice@example.com", phone="+49 170 1234567"),
-        "validation_method": ValidationMethod.DNS,
-        "key_algorithm": KeyAlgorithm.ECC_256,
-        "csr_pem": "",
-        "key_generated": True,
-        "actor": "U0ALICE",
-        "submitted_at": SUBMITTED,
-        "stage": Stage.DOMAIN_VERIFICATION,
-        "stage_history": [StageChange(stage=Stage.DOMAIN_VERIFICATION, at=SUBMITTED)],
-        "domain_checks": [
-            DomainCheck(
-                domain="shop.example.com",
-                method=ValidationMethod.DNS,
-                record_type="TXT",
-                location="_dnsauth.shop.example.com",
-                value="token",
-            )
-        ],
-    }
-    fields.update(overrides)
-    return Application(**fields)
+    return make_application(
+        "inst-1",
+        SUBMITTED,
+        **{"contact": Contact(name="Alice", email="alice@example.com", phone="+49 170 1234567"), **overrides},
+    )
 
 
 def keys(app: Application, now: datetime, instance: Any = None) -> dict[str, datetime]:
