@@ -108,7 +108,11 @@ def activate(ports: Ports, instance_id: str, actor: str) -> Instance:
     with ports.unit_of_work() as uow:
         before = get_instance(uow, instance_id)
         if before.status is InstanceStatus.PENDING_APPLICATION:
-            return before
+            return before  # already activated: asking again changes nothing
+        if before.status is not InstanceStatus.NOT_ACTIVATED:
+            raise InvalidInput(
+                f"instance {instance_id} is {before.status.value}; only a not-activated instance is activated"
+            )
         after = ports.provider.activate(instance_id)
         ports.audit.append(
             at=ports.clock.now(), actor=actor, action="instance.activate", subject=instance_id, details={}

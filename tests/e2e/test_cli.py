@@ -214,3 +214,10 @@ def test_corrupt_store_stops_with_the_file_named(stocked: Cli) -> None:
 def test_unknown_instance_is_a_clear_error(stocked: Cli) -> None:
     done = stocked("status", "cas-nope", check=False)
     assert done.returncode == 1 and "no instance cas-nope" in done.stderr
+
+
+def test_activating_an_instance_already_in_review_is_refused(stocked: Cli) -> None:
+    done = stocked("instances", "activate", "cas-ov-1006", check=False)
+    assert done.returncode == 1 and "cas-ov-1006 is reviewing" in done.stderr
+    again = stocked("instances", "activate", "cas-ov-1003")
+    assert "pending_application" in again.stdout
