@@ -68,7 +68,7 @@ def test_report_handler_prints_what_it_wrote_and_the_headline(
     assert all(Path(p).is_file() for p in wrote)
     assert any(p.endswith(".png") for p in wrote)
     headline = [line for line in printed if not line.startswith("wrote ")]
-    assert headline[0].startswith("Backlog as of 2026-12-17 02:00 UTC: 13 instance(s); 9 pending application (waiting")
+    assert headline[0].startswith("Backlog as of 2026-12-17 02:00 UTC: 13 instance(s); 9 pending application (")
     assert headline[-1].startswith("In the period 2026-12-01 to 2026-12-17:")
 
 

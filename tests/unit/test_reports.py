@@ -1,4 +1,4 @@
-"""Report read models (core/reports.py): periods, the merge re-check against C1–C8, the backlog, the headline."""
+"""Report read models (core/reports/): periods, the merge re-check against C1–C8, the backlog, the headline."""
 
 from __future__ import annotations
 
