@@ -41,6 +41,7 @@ def build_app(settings: Settings, slack: SlackSettings, ports: Ports) -> tuple[A
         sync_client=sync_web_client(slack),
         gatekeeper=Gatekeeper(AccessPolicy.of(settings.combiners, settings.applicants), GroupDirectory(client)),
         offload=Offloader(),
+        reports=Offloader(workers=1),
     )
     register_all(app, ctx)
     return app, ctx
@@ -74,3 +75,4 @@ async def serve(settings: Settings, slack: SlackSettings, ports: Ports) -> None:
     finally:
         await runner.cleanup()
         ctx.offload.shutdown()
+        ctx.reports.shutdown()

@@ -25,6 +25,7 @@ class BotContext:
     sync_client: WebClient  # for work that runs on worker threads (report uploads)
     gatekeeper: Gatekeeper
     offload: Offloader
+    reports: Offloader  # one report at a time, apart from store calls, so acks never wait behind a notebook
     _post_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def allowed(self, permission: Permission, user_id: str, attempt: str) -> Reason | None:

@@ -74,7 +74,7 @@ async def _report(call: Invocation) -> None:
     name = cast(ReportName, call.args[0])
     await reply(call.respond, f"Running the {name} report; it is posted in this channel when ready (a few seconds).")
     ctx = call.ctx
-    await ctx.offload(run_and_post, ctx.settings, ctx.sync_client, name, call.channel_id, ctx.ports.clock.now())
+    await ctx.reports(run_and_post, ctx.settings, ctx.sync_client, name, call.channel_id, ctx.ports.clock.now())
 
 
 def _needs_id(action: Callable[[BotContext, str, str, str, str, AsyncRespond], Awaitable[None]], name: str) -> Handler:

@@ -151,3 +151,4 @@ async def running_bot(data_dir: Path, *, latency: float = 0.0) -> AsyncIterator[
         finally:
             await runner.cleanup()
             ctx.offload.shutdown()
+            ctx.reports.shutdown()
