@@ -6,15 +6,18 @@ import asyncio
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Gatekeeper
 from bot.offload import Offloader
 from core.config import Settings
-from core.model import Reason
+from core.model import ChatThread, Reason
 from core.rules.access import Permission, denial
 from core.services.context import Ports
+
+UNREACHABLE_CHANNEL = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
 @dataclass
@@ -43,18 +46,22 @@ class BotContext:
         return denial(permission, user_id)
 
     async def post_once(
-        self, key: str, *, channel: str, text: str, blocks: list[Block], thread_ts: str | None = None
-    ) -> str | None:
-        """Post a message unless a message with this key was posted before; returns its ts, or None if it was."""
+        self, key: str, *, channel: str, text: str, blocks: list[Block], fallback: str | None = None
+    ) -> ChatThread | None:
+        """Post a message unless a message with this key was posted before (then None). Where the bot cannot
+        post in `channel` (not a member, archived), it posts to `fallback` (the user's DM) instead."""
         lock = self._post_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if await self.offload(self._seen, key):
                 return None
-            response = await self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
-            )
+            try:
+                response = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            except SlackApiError as error:
+                if fallback is None or error.response.get("error") not in UNREACHABLE_CHANNEL:
+                    raise
+                response = await self.client.chat_postMessage(channel=fallback, text=text, blocks=blocks)
             await self.offload(self._remember, key)
-            return str(response["ts"])
+            return ChatThread(channel=str(response["channel"]), ts=str(response["ts"]))
 
     async def first_delivery(self, key: str) -> bool:
         """True the first time a key (a Slack event id) is seen, across restarts; False for a redelivery."""

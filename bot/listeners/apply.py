@@ -23,7 +23,7 @@ from bot.blocks.instances import ACTION_APPLY_OPEN
 from bot.context import BotContext
 from bot.listeners.replies import load_if_allowed, open_view
 from core.errors import CertopsError, RuleViolation
-from core.model import Application, ChatThread, Instance
+from core.model import Application, Instance
 from core.rules.access import Permission
 from core.services.apply import apply, record_thread
 from core.services.instances import get_instance
@@ -69,19 +69,20 @@ async def submit(ctx: BotContext, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack(response_action="errors", errors=_errors(error))
         return
     await ack()
-    await announce(ctx, application, fallback_channel=meta.get("c") or user_id)
+    await announce(ctx, application, fallback_channel=meta.get("c") or user_id, user_id=user_id)
 
 
-async def announce(ctx: BotContext, application: Application, *, fallback_channel: str) -> None:
+async def announce(ctx: BotContext, application: Application, *, fallback_channel: str, user_id: str) -> None:
     """The application's thread: one parent message in the configured channel; what follows goes under it."""
     if application.thread is not None:
         return
     view = await ctx.offload(status, ctx.ports, application.instance_id)
     text, blocks = application_submitted_message(view.instance, application)
     channel = ctx.settings.channel or fallback_channel
-    ts = await ctx.post_once(f"posted:apply:{application.id}", channel=channel, text=text, blocks=blocks)
-    if ts is not None:
-        await ctx.offload(record_thread, ctx.ports, application.id, ChatThread(channel=channel, ts=ts))
+    key = f"posted:apply:{application.id}"
+    thread = await ctx.post_once(key, channel=channel, text=text, blocks=blocks, fallback=user_id)
+    if thread is not None:
+        await ctx.offload(record_thread, ctx.ports, application.id, thread)
 
 
 def register(app: AsyncApp, ctx: BotContext) -> None:

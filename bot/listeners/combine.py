@@ -105,13 +105,14 @@ async def submit(ctx: BotContext, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack(response_action="errors", errors=_rule_errors(error))
         return
     await ack()
-    await announce(ctx, outcome, channel=meta.get("c") or user_id)
+    await announce(ctx, outcome, channel=meta.get("c") or user_id, user_id=user_id)
 
 
-async def announce(ctx: BotContext, outcome: CombineOutcome, *, channel: str) -> None:
+async def announce(ctx: BotContext, outcome: CombineOutcome, *, channel: str, user_id: str) -> None:
     assert outcome.instance is not None and outcome.combination is not None
     text, blocks = combination_success_message(outcome.instance, outcome.combination)
-    await ctx.post_once(f"posted:combine:{outcome.combination.id}", channel=channel, text=text, blocks=blocks)
+    key = f"posted:combine:{outcome.combination.id}"
+    await ctx.post_once(key, channel=channel, text=text, blocks=blocks, fallback=user_id)
 
 
 def register(app: AsyncApp, ctx: BotContext) -> None:

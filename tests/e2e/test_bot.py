@@ -126,6 +126,15 @@ async def test_combine_happy_path_records_waiver_and_posts_success(chat: Chat) -
     assert "not eligible for refunds" in str(combine_entries[0].details["waiver_text"])
 
 
+async def test_success_goes_to_the_user_when_the_bot_is_not_in_the_channel(chat: Chat) -> None:
+    view = await _combine_dialog(chat)
+    chat.slack.fail("chat.postMessage", "not_in_channel", times=1)
+    await chat.sender.submit(view, _picks(view, ["cas-ov-1002"]), user=ALICE)
+    posts = await chat.slack.wait_for("chat.postMessage", count=2)
+    assert [p.params["channel"] for p in posts] == [CHANNEL, ALICE]
+    assert posts[1].response["ok"] and "cas-merge" in posts[1].params["text"]
+
+
 async def test_submitting_without_the_waiver_changes_nothing(chat: Chat) -> None:
     view = await _combine_dialog(chat)
     before = chat.instances()
