@@ -106,6 +106,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         first = exc.errors()[0]
         print(f"certops: invalid {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a path the user gave that cannot be created, read or written
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"certops: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 def main() -> None:

@@ -221,3 +221,11 @@ def test_activating_an_instance_already_in_review_is_refused(stocked: Cli) -> No
     assert done.returncode == 1 and "cas-ov-1006 is reviewing" in done.stderr
     again = stocked("instances", "activate", "cas-ov-1003")
     assert "pending_application" in again.stdout
+
+
+def test_an_unusable_data_directory_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    done = Cli(blocker / "data")("init", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert str(blocker / "data") in done.stderr
