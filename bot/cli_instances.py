@@ -22,6 +22,10 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
     created = init_store(settings.data_dir)
     JsonlAuditLog(settings.data_dir).init()
+    if settings.provider != "sandbox":
+        state = "created" if created else "already initialised"
+        print(f"Data directory {settings.data_dir} {state} (store, audit log); provider {settings.provider}.")
+        return 0
     ca_created = sandbox_ca(settings, SystemClock()).init()
     state = "created" if created or ca_created else "already initialised"
     print(f"Data directory {settings.data_dir} {state} (store, audit log, sandbox CA).")

@@ -53,11 +53,11 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sandbox_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.wiring import sandbox_ca
+    from bot.wiring import sandbox_staff
     from core.services.review import sync
 
     ports = ports_for(settings)
-    ca = sandbox_ca(settings, ports.clock)
+    ca = sandbox_staff(settings, ports.clock)
     application = ca.verify(args.id, domain=args.domain, email=args.email, phone=args.phone)
     print(f"Sandbox CA: {args.id} is now at stage {application.stage.value}.")
     _print_sync(sync(ports), as_json=False)
@@ -65,13 +65,13 @@ def cmd_sandbox_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sandbox_reject(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.wiring import sandbox_ca
+    from bot.wiring import sandbox_staff
     from core.services.review import sync
 
     if not args.reason.strip():
         raise InvalidInput("a rejection needs a reason the applicant can act on (--reason TEXT)")
     ports = ports_for(settings)
-    sandbox_ca(settings, ports.clock).reject(args.id, args.reason)
+    sandbox_staff(settings, ports.clock).reject(args.id, args.reason)
     print(f"Sandbox CA: the application on {args.id} was rejected: {args.reason}")
     _print_sync(sync(ports), as_json=False)
     return 0

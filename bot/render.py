@@ -121,8 +121,8 @@ def checks_text(application: Application) -> list[str]:
     lines: list[str] = []
     for check in application.domain_checks:
         mark = "done" if check.status is CheckStatus.PASSED else "OPEN"
-        if check.record_type == "TXT":
-            lines.append(f"  [{mark}] {check.domain}: DNS TXT record {check.location} = {check.value}")
+        if check.record_type != "FILE":
+            lines.append(f"  [{mark}] {check.domain}: DNS {check.record_type} record {check.location} = {check.value}")
         else:
             lines.append(f"  [{mark}] {check.domain}: serve {check.location} containing {check.value}")
     org = application.org_checks

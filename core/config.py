@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,10 +23,24 @@ def config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CERTOPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CERTOPS_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path("certops-data")
-    provider: Literal["sandbox"] = "sandbox"
+    provider: Literal["sandbox", "alibaba"] = "sandbox"
+    cas_endpoint: str = Field(default="cas.aliyuncs.com", description="CAS API host[:port], or a URL")
+    cas_region: str = "cn-hangzhou"
+    cas_access_key_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_ID", "cas_access_key_id")
+    )
+    cas_access_key_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "cas_access_key_secret")
+    )
+    cas_company_country: str = "CN"
+    cas_company_province: str | None = None
+    cas_company_city: str | None = None
+    cas_company_post_code: str | None = None
+    cas_company_type: int = 0
+    cas_company_lang: str = "zh"
     timezone: str = "Asia/Shanghai"
     holidays: str = Field(default="CN", description="ISO 3166 country code of the public-holiday calendar")
     support_route: str = "DingTalk group 32435999"

@@ -198,8 +198,9 @@ def check_mark(status: CheckStatus) -> str:
 def check_line(check: DomainCheck) -> str:
     domain = esc(check.domain, 260)
     where, value = esc(check.location, 400), esc(check.value, 400)
-    if check.record_type == "TXT":
-        return f"{check_mark(check.status)} {domain}: DNS TXT record `{where}` = `{value}`"
+    if check.record_type != "FILE":
+        kind = esc(check.record_type, 10)
+        return f"{check_mark(check.status)} {domain}: DNS {kind} record `{where}` = `{value}`"
     return f"{check_mark(check.status)} {domain}: serve `{where}` containing `{value}`"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import CertopsError, NotFound
-from core.model import Application, Instance, ProviderApplication, Stage, StageChange
+from core.model import Application, Instance, InstanceStatus, ProviderApplication, Stage, StageChange
 from core.ports import UnitOfWork
 from core.services.context import Ports
 from core.services.instances import get_instance
@@ -43,8 +43,10 @@ def sync(ports: Ports) -> SyncResult:
     result = SyncResult()
     with ports.unit_of_work() as uow:
         for remote in ports.provider.list_instances():
-            if uow.instances.get(remote.id) != remote:
-                uow.instances.put(remote)
+            stored = uow.instances.get(remote.id)
+            merged = remote if stored is None else keep_combination(stored, remote)
+            if stored != merged:
+                uow.instances.put(merged)
                 result.instances_updated.append(remote.id)
         for application in uow.applications.list(in_progress=True):
             remote_app = ports.provider.application(application.instance_id)
@@ -53,6 +55,16 @@ def sync(ports: Ports) -> SyncResult:
         if result.instances_updated or result.applications_updated:
             uow.commit()
     return result
+
+
+def keep_combination(stored: Instance, remote: Instance) -> Instance:
+    """A provider that does not report combinations (CAS) must not erase the ones certops recorded."""
+    update: dict[str, object] = {}
+    if stored.merged_into and not remote.merged_into:
+        update |= {"status": InstanceStatus.COMBINED, "merged_into": stored.merged_into, "refundable": False}
+    if stored.merged_from and not remote.merged_from:
+        update |= {"merged_from": stored.merged_from, "refundable": False}
+    return remote.model_copy(update=update) if update else remote
 
 
 def _apply_remote(

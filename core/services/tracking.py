@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.errors import NotFound, NotifierError, ProviderUnavailable
+from core.errors import NotFound, NotifierError, ProviderError
 from core.model import Acknowledgement, Application, DeployCheck, Instance, Notice, Stage
 from core.ports import Notifier, TlsProber, UnitOfWork
 from core.rules.review import Finding, ReviewPolicy, evaluate
@@ -40,7 +40,7 @@ def tick(ports: Ports, notifier: Notifier, policy: ReviewPolicy, *, poll: bool =
     if poll:
         try:
             result.synced = sync(ports)
-        except ProviderUnavailable as error:
+        except (ProviderError, NotFound) as error:
             result.provider_error = str(error)  # findings and deliveries still go ahead on what is known
     result.queued = queue_findings(ports, policy)
     deliver(ports, notifier, result)

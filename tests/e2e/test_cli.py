@@ -229,3 +229,9 @@ def test_an_unusable_data_directory_is_a_message_not_a_traceback(tmp_path: Path)
     done = Cli(blocker / "data")("init", check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert str(blocker / "data") in done.stderr
+
+
+def test_sandbox_staff_commands_refuse_a_real_provider(stocked: Cli) -> None:
+    stocked.env["CERTOPS_PROVIDER"] = "alibaba"
+    done = stocked("sandbox", "verify", "cas-ov-1001", check=False)
+    assert done.returncode == 1 and "CERTOPS_PROVIDER is alibaba" in done.stderr
