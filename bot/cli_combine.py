@@ -39,10 +39,15 @@ def cmd_combine(args: argparse.Namespace, settings: Settings) -> int:
                 "replayed": outcome.replayed,
                 "plan": outcome.plan.model_dump(mode="json"),
                 "instance": None if outcome.instance is None else render.instance_json(outcome.instance),
+                "handover": outcome.handover,
             }
         )
+    elif args.dry_run:
+        print(render.plan_text(outcome))
+    elif outcome.handover is not None:
+        print(render.handover_text(outcome))
     else:
-        print(render.plan_text(outcome) if args.dry_run else render.combined_text(outcome))
+        print(render.combined_text(outcome))
     return 0
 
 

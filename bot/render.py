@@ -97,6 +97,18 @@ def plan_text(outcome: CombineOutcome) -> str:
     )
 
 
+def handover_text(outcome: CombineOutcome) -> str:
+    plan = outcome.plan
+    return "\n".join(
+        [
+            "Refund waiver recorded; the provider has no API for combining, so finish it in its console:",
+            f"  {outcome.handover}",
+            f"certops will record the combination of {', '.join(plan.source_ids)} when `certops sync` finds the new",
+            f"{plan.brand} {plan.cert_type.value} instance named cas-merge… with quota {quota_text(plan.quota)}.",
+        ]
+    )
+
+
 def combined_text(outcome: CombineOutcome) -> str:
     assert outcome.instance is not None and outcome.combination is not None
     new = outcome.instance

@@ -159,6 +159,20 @@ class Combination(BaseModel):
     waiver_text: str
 
 
+class Handover(BaseModel):
+    """A combination confirmed in certops (waiver included) that a person must finish in the provider's console,
+    because the provider has no API for it (CAS). `certops sync` turns it into a Combination once it sees the
+    new cas-merge… instance."""
+
+    request_key: str
+    plan: CombinePlan
+    sources: list[SourceSnapshot]
+    actor: str
+    at: datetime
+    waiver_text: str
+    steps: str  # what the person must do, as the provider said it
+
+
 class DomainName(BaseModel):
     """A validated name to bind: its ASCII (punycode) form, how it reads, and its kind."""
 

@@ -19,6 +19,7 @@ from core.model import (
     Combination,
     CombinePlan,
     DomainName,
+    Handover,
     Instance,
     InstanceStatus,
     KeyAlgorithm,
@@ -71,6 +72,18 @@ class ApplicationRepository(Protocol):
         """Insert or replace by id. Idempotent."""
 
 
+class HandoverRepository(Protocol):
+    def get(self, request_key: str) -> Handover | None: ...
+
+    def put(self, handover: Handover) -> None:
+        """Insert or replace by request key. Idempotent."""
+
+    def list(self) -> list[Handover]:
+        """Open hand-overs, oldest first."""
+
+    def remove(self, request_key: str) -> None: ...
+
+
 class NoticeRepository(Protocol):
     def get(self, key: str) -> Notice | None: ...
 
@@ -98,6 +111,7 @@ class UnitOfWork(Protocol):
     combinations: CombinationRepository
     applications: ApplicationRepository
     notices: NoticeRepository
+    handovers: HandoverRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

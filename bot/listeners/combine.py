@@ -22,6 +22,7 @@ from bot.blocks.combine import (
     more_options,
     parse_combine_state,
 )
+from bot.blocks.common import esc, section
 from bot.blocks.instances import ACTION_COMBINE_OPEN
 from bot.context import BotContext
 from bot.listeners.replies import load_if_allowed, open_view
@@ -105,7 +106,17 @@ async def submit(ctx: BotContext, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack(response_action="errors", errors=_rule_errors(error))
         return
     await ack()
+    if outcome.handover is not None:
+        await hand_over(ctx, outcome, user_id=user_id)
+        return
     await announce(ctx, outcome, channel=meta.get("c") or user_id, user_id=user_id)
+
+
+async def hand_over(ctx: BotContext, outcome: CombineOutcome, *, user_id: str) -> None:
+    """The provider cannot combine by API: the person who confirmed the waiver gets the console steps."""
+    text = f"Refund waiver recorded. Finish the combination in the console: {outcome.handover}"
+    key = f"posted:handover:{outcome.plan.current_id}:{','.join(outcome.plan.source_ids)}"
+    await ctx.post_once(key, channel=user_id, text=esc(text, 3000), blocks=[section(esc(text, 2900))])
 
 
 async def announce(ctx: BotContext, outcome: CombineOutcome, *, channel: str, user_id: str) -> None:

@@ -32,13 +32,19 @@ from tinydb.table import Document, Table
 
 from core.adapters.files import atomic_write_bytes, read_json
 from core.errors import CertopsError, NotInitialised, StoreCorrupted
-from core.model import Application, CertType, Combination, Instance, InstanceStatus, Notice, Stage
-from core.ports import ApplicationRepository, CombinationRepository, InstanceRepository, NoticeRepository
+from core.model import Application, CertType, Combination, Handover, Instance, InstanceStatus, Notice, Stage
+from core.ports import (
+    ApplicationRepository,
+    CombinationRepository,
+    HandoverRepository,
+    InstanceRepository,
+    NoticeRepository,
+)
 
 STORE_FILE = "certops.json"
 LOCK_FILE = f"{STORE_FILE}.lock"
 BACKUP_FILE = f"{STORE_FILE}.bak"
-TABLES = ("instances", "combinations", "applications", "keys", "notices")
+TABLES = ("instances", "combinations", "applications", "keys", "notices", "handovers")
 STORE_MODE = 0o600  # applications hold contact names and phone numbers
 
 Data = dict[str, dict[str, Any]]
@@ -364,6 +370,25 @@ class TinyDBNoticeRepository:
         return sorted(self._table.load_all(Notice, found), key=lambda n: (n.created_at, n.key))
 
 
+class TinyDBHandoverRepository:
+    def __init__(self, table: _Table) -> None:
+        self._table = table
+
+    def get(self, request_key: str) -> Handover | None:
+        doc = self._table.doc(request_key)
+        return None if doc is None else self._table.load(Handover, doc)
+
+    def put(self, handover: Handover) -> None:
+        self._table.replace(handover.request_key, handover.model_dump(mode="json"))
+
+    def list(self) -> list[Handover]:
+        return sorted(self._table.load_all(Handover, self._table.all()), key=lambda h: h.at)
+
+    def remove(self, request_key: str) -> None:
+        if self._table.doc(request_key) is not None:
+            self._table.remove(doc_ids=[cast(int, request_key)])
+
+
 class TinyDBUnitOfWork:
     """`core.ports.UnitOfWork` over the JSON store in `data_dir`.
 
@@ -375,6 +400,7 @@ class TinyDBUnitOfWork:
     combinations: CombinationRepository
     applications: ApplicationRepository
     notices: NoticeRepository
+    handovers: HandoverRepository
 
     def __init__(self, data_dir: Path, *, read_only: bool = False, lock_timeout: float = 30.0) -> None:
         self.data_dir = Path(data_dir)
@@ -444,6 +470,7 @@ class TinyDBUnitOfWork:
         self.combinations = TinyDBCombinationRepository(_Table(session, "combinations", source))
         self.applications = TinyDBApplicationRepository(_Table(session, "applications", source))
         self.notices = TinyDBNoticeRepository(_Table(session, "notices", source))
+        self.handovers = TinyDBHandoverRepository(_Table(session, "handovers", source))
         self._keys = _Table(session, "keys", source)
 
     def _release(self) -> None:

@@ -6,11 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import NotFound, WaiverRequired
+from core.errors import NotFound, OperationNotSupported, WaiverRequired
 from core.model import (
+    COMBINED_NAME_PREFIX,
     WAIVER_TEXT,
     Combination,
     CombinePlan,
+    Handover,
     Instance,
     InstanceStatus,
     SourceSnapshot,
@@ -27,6 +29,7 @@ class CombineOutcome:
     combination: Combination | None  # None for a dry run
     instance: Instance | None  # the new cas-merge… instance
     replayed: bool = False  # the same request was already carried out; nothing changed now
+    handover: str | None = None  # the provider cannot combine by API: what a person must do in its console
 
 
 def candidates(ports: Ports, instance_id: str) -> Candidates:
@@ -58,6 +61,9 @@ def combine(
         done = uow.combinations.get_by_request_key(key)
         if done is not None:
             return _replayed(uow, done)
+        waiting = uow.handovers.get(key)
+        if waiting is not None and not dry_run:
+            return CombineOutcome(plan=waiting.plan, combination=None, instance=None, handover=waiting.steps)
         current, others = _load_members(uow, instance_id, with_ids)
         plan = plan_combination(current, others, key)
         if dry_run:
@@ -67,10 +73,77 @@ def combine(
                 "nothing was combined: combining is irreversible and the combined instances can no longer be "
                 f'refunded (C7). Confirm "{WAIVER_TEXT}" with --accept-no-refund'
             )
-        result = ports.provider.combine(plan, key)
+        try:
+            result = ports.provider.combine(plan, key)
+        except OperationNotSupported as console_only:
+            steps = str(console_only)
+            _hand_over(ports, uow, plan, [current, *others], actor=actor, request_key=key, steps=steps)
+            uow.commit()
+            return CombineOutcome(plan=plan, combination=None, instance=None, handover=steps)
         combination = _record(ports, uow, plan, [current, *others], result, actor=actor, request_key=key)
         uow.commit()
     return CombineOutcome(plan=plan, combination=combination, instance=result)
+
+
+def _hand_over(
+    ports: Ports,
+    uow: UnitOfWork,
+    plan: CombinePlan,
+    sources: Sequence[Instance],
+    *,
+    actor: str,
+    request_key: str,
+    steps: str,
+) -> None:
+    """The waiver is confirmed here and now; the combination itself is done in the console and found by sync."""
+    now = ports.clock.now()
+    ports.audit.append(
+        at=now,
+        actor=actor,
+        action="combine.handover",
+        subject=plan.current_id,
+        details={"sources": plan.source_ids, "name": plan.name, "waiver_text": WAIVER_TEXT, "request_key": request_key},
+    )
+    uow.handovers.put(
+        Handover(
+            request_key=request_key,
+            plan=plan,
+            sources=[SourceSnapshot.model_validate(s.model_dump()) for s in sources],
+            actor=actor,
+            at=now,
+            waiver_text=WAIVER_TEXT,
+            steps=steps,
+        )
+    )
+
+
+def reconcile_handovers(ports: Ports, uow: UnitOfWork) -> list[str]:
+    """Record each handed-over combination whose cas-merge… instance the provider now lists; returns their ids."""
+    recorded = []
+    for waiting in uow.handovers.list():
+        result = _console_result(uow, waiting)
+        if result is None:
+            continue
+        sources = [uow.instances.get(i) or _from_snapshot(s) for i, s in zip(waiting.plan.source_ids, waiting.sources,
+                                                                             strict=True)]  # fmt: skip
+        _record(ports, uow, waiting.plan, sources, result, actor=waiting.actor, request_key=waiting.request_key)
+        uow.handovers.remove(waiting.request_key)
+        recorded.append(result.id)
+    return recorded
+
+
+def _console_result(uow: UnitOfWork, waiting: Handover) -> Instance | None:
+    """The new cas-merge… instance of the plan's brand, type and summed quota that no combination claims yet."""
+    plan = waiting.plan
+    for instance in uow.instances.list(brand=plan.brand, cert_type=plan.cert_type):
+        fits = instance.name.startswith(COMBINED_NAME_PREFIX) and instance.quota == plan.quota
+        if fits and instance.id not in plan.source_ids and uow.combinations.get_by_result(instance.id) is None:
+            return instance
+    return None
+
+
+def _from_snapshot(snapshot: SourceSnapshot) -> Instance:
+    return Instance.model_validate(snapshot.model_dump())
 
 
 def _load_members(uow: UnitOfWork, instance_id: str, with_ids: Sequence[str]) -> tuple[Instance, list[Instance]]:
@@ -137,6 +210,6 @@ def _record(
         uow.instances.put(
             source.model_copy(update={"status": InstanceStatus.COMBINED, "merged_into": result.id, "refundable": False})
         )
-    uow.instances.put(result)
+    uow.instances.put(result.model_copy(update={"merged_from": plan.source_ids, "refundable": False}))
     uow.combinations.add(combination)
     return combination

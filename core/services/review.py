@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from core.errors import CertopsError, NotFound
 from core.model import Application, Instance, InstanceStatus, ProviderApplication, Stage, StageChange
 from core.ports import UnitOfWork
+from core.services.combine import reconcile_handovers
 from core.services.context import Ports
 from core.services.instances import get_instance
 
@@ -24,6 +25,7 @@ class StatusView:
 class SyncResult:
     instances_updated: list[str] = field(default_factory=list)
     applications_updated: list[str] = field(default_factory=list)
+    combinations_found: list[str] = field(default_factory=list)  # handed-over combinations now done
     stage_changes: list[tuple[str, Stage, Stage]] = field(default_factory=list)  # (application, from, to)
 
 
@@ -48,11 +50,12 @@ def sync(ports: Ports) -> SyncResult:
             if stored != merged:
                 uow.instances.put(merged)
                 result.instances_updated.append(remote.id)
+        result.combinations_found = reconcile_handovers(ports, uow)
         for application in uow.applications.list(in_progress=True):
             remote_app = ports.provider.application(application.instance_id)
             if remote_app is not None:
                 _apply_remote(ports, uow, application, remote_app, result)
-        if result.instances_updated or result.applications_updated:
+        if result.instances_updated or result.applications_updated or result.combinations_found:
             uow.commit()
     return result
 

@@ -126,7 +126,14 @@ def application(application_id: str, instance_id: str, submitted_at: datetime, s
 def test_init_store_creates_an_empty_store_once_and_never_overwrites(tmp_path: Path) -> None:
     directory = tmp_path / "nested" / "data"
     assert init_store(directory) is True
-    assert stored(directory) == {"instances": {}, "combinations": {}, "applications": {}, "keys": {}, "notices": {}}
+    assert stored(directory) == {
+        "instances": {},
+        "combinations": {},
+        "applications": {},
+        "keys": {},
+        "notices": {},
+        "handovers": {},
+    }
     put_instances(directory, instance("a-1"))
 
     assert init_store(directory) is False
