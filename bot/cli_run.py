@@ -83,6 +83,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per pass would drown what matters
     run_worker(settings, load_slack_settings(), args.interval)
     return 0
 
