@@ -41,17 +41,13 @@ class _Handler(socketserver.BaseRequestHandler):
             self.server.respond(self.request)
 
 
-class LoopbackServer:
-    """A server on a loopback port that answers each connection with `respond`, in a thread."""
+class ServedInBackground:
+    """A socketserver served on a thread while the `with` block runs; subclasses set `self._server`."""
 
-    def __init__(self, respond: Callable[[socket.socket], None], host: str = "127.0.0.1") -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._server = _Server((host, 0), family, respond)
-        self.host = host
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    _server: socketserver.BaseServer
 
     def __enter__(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -61,6 +57,16 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class LoopbackServer(ServedInBackground):
+    """A server on a loopback port that answers each connection with `respond`, in a thread."""
+
+    def __init__(self, respond: Callable[[socket.socket], None], host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._server = _Server((host, 0), family, respond)
+        self.host = host
+        self.port: int = self._server.server_address[1]
 
 
 class TlsServer(LoopbackServer):

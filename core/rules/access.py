@@ -34,10 +34,6 @@ class AccessPolicy:
             return self.applicants
         return frozenset()
 
-    def groups_named(self) -> frozenset[str]:
-        """The user-group ids the policy mentions: only their members need looking up."""
-        return frozenset(g for g in self.combiners | self.applicants if g.startswith("S"))
-
 
 def is_allowed(policy: AccessPolicy, permission: Permission, user_id: str, groups: Iterable[str] = ()) -> bool:
     if permission is Permission.VIEW:

@@ -22,13 +22,6 @@ from core.services.context import Ports, require_actor
 from core.services.instances import get_instance
 
 
-def validate_application(ports: Ports, request: ApplicationRequest) -> list[DomainName]:
-    """Every rule an application breaks, without submitting anything (the dialog's live check)."""
-    with ports.unit_of_work(read_only=True) as uow:
-        instance = get_instance(uow, request.instance_id)
-        return _checked_names(uow, instance, request)
-
-
 def apply(ports: Ports, request: ApplicationRequest, actor: str, *, request_key: str | None = None) -> Application:
     """Submit an application once. With a request key (a chat dialog's submission), repeating the same
     submission returns the application it created instead of refusing it under A8."""

@@ -69,3 +69,9 @@ def domains_args(*names: str) -> list[str]:
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+COMBINE_THREE = (
+    "combine", "cas-ov-1001", "--with", "cas-ov-1002", "--with", "cas-ov-1003", "--actor", "U0ALICE",
+    "--accept-no-refund",
+)  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CONTACT, SAMPLE, Cli, domains_args
+from tests.e2e.conftest import COMBINE_THREE, CONTACT, SAMPLE, Cli, domains_args
 
 LIST_FIELDS = {
     "id", "name", "brand", "cert_type", "status", "validity_years",
@@ -132,17 +132,7 @@ def test_dry_run_lists_every_violated_rule(stocked: Cli) -> None:
 
 
 def test_combine_consumes_sources_and_repeats_change_nothing(stocked: Cli) -> None:
-    args = [
-        "combine",
-        "cas-ov-1001",
-        "--with",
-        "cas-ov-1002",
-        "--with",
-        "cas-ov-1003",
-        "--actor",
-        "U0ALICE",
-        "--accept-no-refund",
-    ]
+    args = COMBINE_THREE
     first = stocked.json(*args)
     new = first["instance"]
     assert new["name"].startswith("cas-merge")

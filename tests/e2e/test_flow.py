@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.rules.domains import max_lifetime_days
-from tests.e2e.conftest import CONTACT, Cli, domains_args
+from tests.e2e.conftest import COMBINE_THREE, CONTACT, Cli, domains_args
 
 DOMAINS = ["*.example.com", "example.com", "shop.example.com", "*.example.net", "bücher.example.de"]
 EXPECTED_SANS = {
@@ -25,19 +25,7 @@ EXPECTED_SANS = {
 
 
 def _combine(cli: Cli) -> str:
-    return str(
-        cli.json(
-            "combine",
-            "cas-ov-1001",
-            "--with",
-            "cas-ov-1002",
-            "--with",
-            "cas-ov-1003",
-            "--actor",
-            "U0ALICE",
-            "--accept-no-refund",
-        )["instance"]["id"]
-    )
+    return str(cli.json(*COMBINE_THREE)["instance"]["id"])
 
 
 @pytest.mark.parametrize(

@@ -20,14 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.tls_servers import ServedInBackground
 
 VERSION = "2020-04-07"
 ACCESS_KEY_ID = "LTAI-certops-test"
@@ -67,7 +68,7 @@ class _Fault:
     headers: dict[str, str]
 
 
-class CasEndpoint:
+class CasEndpoint(ServedInBackground):
     """The fake service on 127.0.0.1:<free port>; use as a context manager."""
 
     def __init__(self, access_key_id: str = ACCESS_KEY_ID) -> None:
@@ -83,7 +84,6 @@ class CasEndpoint:
         self._lock = threading.RLock()
         self._ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None = None
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._actions: dict[str, Callable[[dict[str, str]], Record]] = {
             "ListInstances": self._list_instances,
             "GetInstanceDetail": self._get_instance_detail,
@@ -100,17 +100,6 @@ class CasEndpoint:
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     # -- what a test sets up -----------------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,23 @@ from core.adapters.tinydb_store import BACKUP_FILE, STORE_FILE, TinyDBUnitOfWork
 from core.model import CertType, Instance
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_at_once(command: str, path: Path, names: Sequence[str], count: int) -> None:
+    """Start one worker process per name running `command` `count` times, all at once; fail if any fails."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.store_worker", command, str(path), name, str(count)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
 
 
 def instance(instance_id: str, **changes: Any) -> Instance:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from core.adapters.audit_log import AUDIT_FILE, LOCK_FILE, JsonlAuditLog
 from core.audit import GENESIS_HASH, canonical_json, entry_hash, next_entry, verify_chain
 from core.errors import CertopsError, NotInitialised, StoreCorrupted
 from core.model import AuditEvent
+from tests.integration.store_worker import run_at_once
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -293,18 +292,7 @@ def test_appending_after_an_altered_last_entry_is_refused(log: JsonlAuditLog) ->
 
 @pytest.mark.slow
 def test_two_processes_appending_at_once_keep_one_valid_chain(tmp_path: Path) -> None:
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.store_worker", "audit", str(tmp_path), actor, "50"],
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for actor in ("U1", "U2")
-    ]
-    for worker in workers:
-        _, err = worker.communicate(timeout=60)
-        assert worker.returncode == 0, err
+    run_at_once("audit", tmp_path, ("U1", "U2"), 50)
 
     log = JsonlAuditLog(tmp_path)
     entries = list(log.entries())

@@ -40,7 +40,7 @@ from core.model import (
     ValidationMethod,
 )
 from tests.integration import store_worker
-from tests.integration.store_worker import instance
+from tests.integration.store_worker import instance, run_at_once
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -452,18 +452,7 @@ def test_another_process_sees_committed_data_and_never_stale_data(data_dir: Path
 
 @pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(data_dir: Path) -> None:
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.store_worker", "add", str(data_dir), prefix, "50"],
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for prefix in ("p1", "p2")
-    ]
-    for worker in workers:
-        _, err = worker.communicate(timeout=60)
-        assert worker.returncode == 0, err
+    run_at_once("add", data_dir, ("p1", "p2"), 50)
 
     data = stored(data_dir)
     assert sorted(data["instances"]) == sorted(f"{p}-{n:03d}" for p in ("p1", "p2") for n in range(50))
